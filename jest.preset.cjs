@@ -1,0 +1,36 @@
+/**
+ * Shared jest settings for every package. Tests import sibling packages by
+ * name; the mapper points those imports at the TypeScript sources so the suite
+ * never depends on a stale build, and ts-jest only transpiles (tsc type-checks
+ * separately in the `typecheck` task).
+ */
+const path = require('node:path');
+
+module.exports = function preset(packageDir) {
+  return {
+    displayName: path.basename(packageDir),
+    rootDir: packageDir,
+    testEnvironment: 'node',
+    testMatch: ['<rootDir>/test/**/*.test.ts'],
+    moduleFileExtensions: ['ts', 'js', 'json'],
+    transform: {
+      '^.+\\.ts$': [
+        require.resolve('ts-jest'),
+        {
+          tsconfig: {
+            isolatedModules: true,
+            module: 'commonjs',
+            moduleResolution: 'node',
+            target: 'ES2022',
+            esModuleInterop: true,
+            sourceMap: true,
+          },
+        },
+      ],
+    },
+    moduleNameMapper: {
+      '^@opt/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      '^(\\.{1,2}/.*)\\.js$': '$1',
+    },
+  };
+};

@@ -1,0 +1,3 @@
+export * from './reductions.js';
+export * from './sgd.js';
+export * from './adam.js';
