@@ -155,8 +155,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
   }
 
   /** Reset every parameter's gradient: to `null` (default) or to zeros. */
-  zeroGrad(options: ZeroGradOptions = {}): void {
-    const setToNone = options.setToNone ?? true;
+  zeroGrad(options?: ZeroGradOptions): void {
+    const setToNone = options?.setToNone ?? true;
     for (const group of this.paramGroups) {
       for (const p of group.params) {
         if (setToNone) p.grad = null;
@@ -368,7 +368,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
       );
     }
     const out: ParamState = {};
-    for (const key of expectedKeys) {
+    // Template order, so a loaded state serialises exactly like the saved one.
+    for (const key of Object.keys(template)) {
       out[key] = decodeStateValue((saved as Record<string, unknown>)[key], template[key]!, p.dtype, `${where}.${key}`);
     }
     return out as S;

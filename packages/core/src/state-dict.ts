@@ -153,6 +153,8 @@ export function encodeOption(value: unknown, where: string): unknown {
 
 /** Decode a hyper-parameter value written by {@link encodeOption}, shaped like `template`. */
 export function decodeOption(value: unknown, template: unknown, where: string): unknown {
+  // A nullable option (Adafactor's beta1, eps[0]) may be saved as null; validateGroup judges it.
+  if (value === null) return null;
   if (typeof template === 'number') return decodeNumber(value, where);
   if (Array.isArray(template) && Array.isArray(value)) {
     return value.map((v, i) => decodeOption(v, template[i] ?? template[0], `${where}[${i}]`));

@@ -46,12 +46,15 @@ export function checkInRange(
   hi: number,
   bounds: '[]' | '[)' | '(]' | '()' = '[]',
 ): number {
-  const loOk = bounds[0] === '[' ? (v: number) => v >= lo : (v: number) => v > lo;
-  const hiOk = bounds[1] === ']' ? (v: number) => v <= hi : (v: number) => v < hi;
-  if (!isNumber(value) || !loOk(value) || !hiOk(value)) {
+  // Plain comparisons (no closures): transforms re-check scheduled values every step.
+  const ok =
+    isNumber(value) &&
+    (bounds[0] === '[' ? value >= lo : value > lo) &&
+    (bounds[1] === ']' ? value <= hi : value < hi);
+  if (!ok) {
     throw new InvalidOptionError(option, value, `a number in ${bounds[0]}${lo}, ${hi}${bounds[1]}`, where);
   }
-  return value;
+  return value as number;
 }
 
 /** The `betas` pair: two numbers, each in [0, 1). */

@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 
-/** Base class of every error thrown by an @opt package. */
+/** Base class of every error thrown by an `@opt` package. */
 export class OptError extends Error {
   /** A stable machine-readable code, e.g. `"INVALID_OPTION"`. */
   readonly code: string;

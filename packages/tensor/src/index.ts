@@ -1,5 +1,5 @@
 /**
- * `@opt/tensor`: the tensor interface every @opt package shares.
+ * `@opt/tensor`: the tensor interface every `@opt` package shares.
  *
  * - {@link Parameter}: a flat float32/float64 buffer with a shape, a name and a gradient.
  * - {@link flattenParameters}: contiguous storage for many parameters.
@@ -13,3 +13,4 @@ export * from './errors.js';
 export * from './parameter.js';
 export * from './flat.js';
 export * from './kernels/index.js';
+export * from './random.js';

@@ -7,7 +7,7 @@ import { DTypeMismatchError, InvalidOptionError, ShapeMismatchError } from './er
  * as `data`, or `null` when the parameter received no gradient).
  *
  * `data` is updated in place by every optimizer; it may be a view into a larger
- * contiguous buffer (see {@link flattenParameters}), which is how groups of
+ * contiguous buffer (see `flattenParameters`), which is how groups of
  * small tensors are stepped in one pass.
  *
  * @example
@@ -102,6 +102,10 @@ export class Parameter {
   }
 
   private checkCompatible(value: FloatArray, what: 'data' | 'grad'): void {
+    // Fast path first: assigning a grad happens every step and must not allocate.
+    if ((value instanceof Float64Array && this._data instanceof Float64Array) || (value instanceof Float32Array && this._data instanceof Float32Array)) {
+      if (value.length === this._data.length) return;
+    }
     const label = this.name ? ` ${this.name}` : '';
     if (!(value instanceof Float32Array || value instanceof Float64Array)) {
       throw new DTypeMismatchError(`Parameter${label}: ${what} must be a Float32Array or Float64Array, got ${describe(value)}`);

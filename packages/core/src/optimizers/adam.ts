@@ -63,7 +63,8 @@ export class Adam extends Optimizer<AdamOptions, AdamState> {
 
   protected updateGroup(group: ParamGroup<AdamOptions>): void {
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
-    const [beta1, beta2] = betas;
+    const beta1 = betas[0];
+    const beta2 = betas[1];
     for (const p of group.params) {
       const g = p.grad;
       if (g === null) continue;

@@ -1,0 +1,113 @@
+import { type FloatArray, InvalidOptionError, larsUpdate, zerosLike } from '@opt/tensor';
+import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
+import { checkBoolean, checkNonNegative, checkPositive } from '../validation.js';
+
+/** Hyper-parameters of {@link LARS}. */
+export interface LARSOptions {
+  /** Global learning rate γ (multiplies the trust ratio, which is small). Default 1. */
+  lr: number;
+  /** Momentum μ. Default 0.9. */
+  momentum: number;
+  /** Weight decay β, added to the gradient and to the trust ratio's denominator. Default 0. */
+  weightDecay: number;
+  /** Trust coefficient η. Default 1e-3. */
+  trustCoefficient: number;
+  /** Added to the trust ratio's denominator. Default 0 (the zero-norm rule already prevents division by zero). */
+  eps: number;
+  /** Nesterov momentum (needs momentum > 0). Default false. */
+  nesterov: boolean;
+  /**
+   * Skip layer-wise adaptation for this group (trust ratio 1): plain momentum
+   * SGD with weight decay. Put biases and normalisation parameters in such a
+   * group, as the reference setups exclude them. Default false.
+   */
+  excludeFromAdaptation: boolean;
+  /** Maximize the objective instead of minimizing. Default false. */
+  maximize: boolean;
+}
+
+/** Per-parameter state of {@link LARS}: the momentum buffer (`null` until the first step with momentum). */
+export interface LARSState {
+  [key: string]: FloatArray | null;
+  momentum_buffer: FloatArray | null;
+}
+
+const DEFAULTS: LARSOptions = {
+  lr: 1,
+  momentum: 0.9,
+  weightDecay: 0,
+  trustCoefficient: 1e-3,
+  eps: 0,
+  nesterov: false,
+  excludeFromAdaptation: false,
+  maximize: false,
+};
+
+/**
+ * LARS, layer-wise adaptive rate scaling (You, Gitman & Ginsburg 2017, "Large
+ * Batch Training of Convolutional Networks", arXiv:1708.03888, Algorithm 1).
+ * Each parameter tensor is one layer:
+ *
+ * ```
+ * g ← ±∇f(p)
+ * λ ← η·‖p‖ / (‖g‖ + weightDecay·‖p‖ + eps)    (λ = 1 when ‖p‖ = 0 or ‖g‖ = 0, or excludeFromAdaptation)
+ * u ← lr·λ·(g + weightDecay·p)
+ * b ← μ·b + u
+ * p ← p − (nesterov ? u + μ·b : b)
+ * ```
+ *
+ * - The trust ratio uses the paper's denominator ‖g‖ + β‖p‖ (optax and the
+ *   TensorFlow SimCLR implementation use ‖g + βp‖ instead; the two agree when β = 0).
+ * - A parameter with zero norm (freshly zero-initialised) or a zero gradient gets
+ *   λ = 1, the optax / reference convention, so it can leave zero at all.
+ * - The learning rate is inside the momentum buffer, as in the paper and the
+ *   references; with a constant lr this equals PyTorch-style SGD momentum.
+ *
+ * @example
+ * ```ts
+ * import { Parameter } from '@opt/tensor';
+ * import { LARS } from '@opt/core';
+ * const w = new Parameter(new Float32Array([0.5, -0.5, 0.25, 1]), [2, 2], 'w');
+ * const b = new Parameter(new Float32Array([0, 0]), [2], 'b');
+ * const opt = new LARS([{ params: [w] }, { params: [b], excludeFromAdaptation: true }], { lr: 2, weightDecay: 5e-4 });
+ * w.grad = new Float32Array([0.1, -0.3, 0.2, 0]);
+ * b.grad = new Float32Array([0.05, -0.05]);
+ * opt.step();
+ * ```
+ */
+export class LARS extends Optimizer<LARSOptions, LARSState> {
+  constructor(params: ParamsArg<LARSOptions>, options: Partial<LARSOptions> & OptimizerSettings = {}) {
+    super('LARS', params, DEFAULTS, options);
+  }
+
+  protected validateGroup(o: Readonly<LARSOptions>): void {
+    checkNonNegative('LARS', 'lr', o.lr);
+    checkNonNegative('LARS', 'momentum', o.momentum);
+    checkNonNegative('LARS', 'weightDecay', o.weightDecay);
+    checkPositive('LARS', 'trustCoefficient', o.trustCoefficient);
+    checkNonNegative('LARS', 'eps', o.eps);
+    checkBoolean('LARS', 'nesterov', o.nesterov);
+    checkBoolean('LARS', 'excludeFromAdaptation', o.excludeFromAdaptation);
+    checkBoolean('LARS', 'maximize', o.maximize);
+    if (o.nesterov && o.momentum <= 0) {
+      throw new InvalidOptionError('nesterov', true, 'momentum > 0 when nesterov is true', 'LARS');
+    }
+  }
+
+  protected initState(): LARSState {
+    return { momentum_buffer: null };
+  }
+
+  protected updateGroup(group: ParamGroup<LARSOptions>): void {
+    const { lr, momentum, weightDecay, trustCoefficient, eps, nesterov, excludeFromAdaptation, maximize } = group;
+    for (const p of group.params) {
+      const g = p.grad;
+      if (g === null) continue;
+      const s = this.stateFor(p, group);
+      // A zero buffer makes the first step b = u, so no first-step special case is needed.
+      if (momentum !== 0 && s.momentum_buffer === null) s.momentum_buffer = zerosLike(p.data);
+      const buf = momentum !== 0 ? s.momentum_buffer : null;
+      larsUpdate(p.data, g, buf, lr, momentum, weightDecay, trustCoefficient, eps, nesterov, maximize, !excludeFromAdaptation);
+    }
+  }
+}
