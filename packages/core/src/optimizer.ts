@@ -320,6 +320,12 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
       for (const [rawKey, value] of Object.entries(saved)) {
         if (rawKey === 'params' || rawKey === 'param_names') continue;
         const key = rawKey in group ? rawKey : snakeToCamel(rawKey);
+        // `initialLr` is the base lr a scheduler writes into the group (PyTorch's
+        // `initial_lr`); restoring it lets a scheduler built after the load resume.
+        if (key === 'initialLr' && !(key in group)) {
+          merged[key] = decodeOption(value, 0, `${where}: param_groups[${gi}].${rawKey}`);
+          continue;
+        }
         if (!(key in group) || key === 'params') continue;
         merged[key] = decodeOption(value, (group as Record<string, unknown>)[key], `${where}: param_groups[${gi}].${rawKey}`);
       }

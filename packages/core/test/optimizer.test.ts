@@ -235,3 +235,12 @@ describe('stateDict / loadStateDict', () => {
     expect(JSON.stringify(copy.stateDict())).toBe(JSON.stringify(sd));
   });
 });
+
+describe('loadStateDict and schedulers', () => {
+  test("restores a saved initialLr (PyTorch's initial_lr) that the fresh group does not have yet", () => {
+    const p = param([1]);
+    const opt = new SGD([p], { lr: 0.1 });
+    opt.loadStateDict({ state: {}, param_groups: [{ params: [0], lr: 0.05, initial_lr: 0.1 }] });
+    expect(opt.paramGroups[0]).toMatchObject({ lr: 0.05, initialLr: 0.1 });
+  });
+});
