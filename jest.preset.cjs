@@ -28,6 +28,9 @@ module.exports = function preset(packageDir) {
         },
       ],
     },
+    // Every package's sources reach @opt/tensor, which imports its git-ignored wasm
+    // module: build it once when it is missing (a fresh clone running jest alone).
+    globalSetup: path.join(__dirname, 'packages/tensor/scripts/jest-global-setup.cjs'),
     moduleNameMapper: {
       '^@opt/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',

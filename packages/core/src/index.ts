@@ -50,3 +50,4 @@ export * from './optimizers/sam.js';
 export * from './linalg.js';
 export * from './optimizers/newton.js';
 export * from './optimizers/levenberg-marquardt.js';
+export * from './optimizers/adam8bit.js';

@@ -1,4 +1,5 @@
 import {
+  type BackendOption,
   type FloatArray,
   InvalidOptionError,
   NonFiniteError,
@@ -61,6 +62,12 @@ export interface OptimizerSettings {
   nonFinite?: NonFinitePolicy;
   /** Called when a step is skipped under the `'skip'` policy. */
   onNonFinite?: (report: NonFiniteReport) => void;
+  /**
+   * Kernel backend of the optimizers that have a WebAssembly path (Adam, AdamW,
+   * SGD, Lion, Adagrad, RMSprop; the others ignore it): `'js'`, `'wasm'` or
+   * `'auto'`. Default: `getDefaultBackend()` from `@opt/tensor` (`'js'`).
+   */
+  backend?: BackendOption;
 }
 
 /** Options of {@link Optimizer.zeroGrad}. */
@@ -78,7 +85,7 @@ export interface LoadStateDictOptions {
   matchBy?: 'auto' | 'name' | 'position';
 }
 
-const SETTINGS_KEYS = new Set(['nonFinite', 'onNonFinite']);
+const SETTINGS_KEYS = new Set(['nonFinite', 'onNonFinite', 'backend']);
 
 /**
  * Base class of every optimizer, with PyTorch's surface: `paramGroups` with live
@@ -127,7 +134,10 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
     if (groups.length === 0 || groups.every((g) => [...g.params].length === 0)) {
       throw new ParamGroupError(`${name}: the optimizer got an empty parameter list`);
     }
-    for (const group of groups) this.addParamGroup(group);
+    for (let groupIndex = 0; groupIndex < groups.length; groupIndex++) {
+      const group = groups[groupIndex]!;
+      this.addParamGroup(group);
+    }
   }
 
   /**
@@ -150,15 +160,20 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
   step(closure?: Closure): number | undefined {
     const loss = closure ? closure() : undefined;
     if (!this.checkGradients()) return loss;
-    for (const group of this.paramGroups) this.updateGroup(group);
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
+      this.updateGroup(group);
+    }
     return loss;
   }
 
   /** Reset every parameter's gradient: to `null` (default) or to zeros. */
   zeroGrad(options?: ZeroGradOptions): void {
     const setToNone = options?.setToNone ?? true;
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         if (setToNone) p.grad = null;
         else if (p.grad) p.grad.fill(0);
       }
@@ -178,7 +193,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
       if (name !== undefined) groupNames.push([p, name]);
     }
     const seen = new Set<Parameter>();
-    for (const p of params) {
+    for (let pIndex = 0; pIndex < params.length; pIndex++) {
+      const p = params[pIndex]!;
       const label = p.name ?? `at position ${params.indexOf(p)} of the new group`;
       if (seen.has(p)) throw new ParamGroupError(`${this.name}: parameter ${label} appears twice in one group`);
       seen.add(p);
@@ -226,8 +242,10 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
     this.lastStepSkipped = false;
     if (this.nonFinite === 'ignore') return true;
     let position = 0;
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         const g = p.grad;
         if (g !== null) {
           const index = firstNonFinite(g);
@@ -260,7 +278,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
     for (const [gi, group] of this.paramGroups.entries()) {
       const indices: number[] = [];
       const names: string[] = [];
-      for (const p of group.params) {
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         const s = this.state.get(p);
         if (s !== undefined) {
           const entry: Record<string, StateValueJson> = {};
@@ -342,7 +361,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
     const newState = new Map<Parameter, S>();
     for (const [gi, group] of this.paramGroups.entries()) {
       const groupWithNewOptions = { ...group, ...newOptions[gi] } as ParamGroup<O>;
-      for (const p of group.params) {
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         const position = savedPositionOf.get(p)!;
         const saved = (sd.state as Record<string, unknown>)[String(position)];
         if (saved === undefined || saved === null) continue;
@@ -415,7 +435,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
       const positionOfName = new Map<string, { group: number; position: number }>();
       savedGroups.forEach((g, gi) => g.params.forEach((pos, k) => positionOfName.set(g.param_names![k]!, { group: gi, position: pos })));
       this.paramGroups.forEach((group, gi) => {
-        for (const p of group.params) {
+        for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+          const p = group.params[pIndex]!;
           const name = this.paramName(p)!;
           const hit = positionOfName.get(name);
           if (hit === undefined) throw new StateDictError(`${where}: no saved state for parameter "${name}"`);

@@ -14,3 +14,5 @@ export * from './parameter.js';
 export * from './flat.js';
 export * from './kernels/index.js';
 export * from './random.js';
+export * from './backend.js';
+export * from './wasm/index.js';

@@ -24,6 +24,7 @@ export class Parameter {
   readonly name: string | undefined;
   private _data: FloatArray;
   private _grad: FloatArray | null = null;
+  private readonly _size: number;
 
   constructor(data: FloatArray, shape?: readonly number[], name?: string) {
     if (!(data instanceof Float32Array || data instanceof Float64Array)) {
@@ -40,6 +41,7 @@ export class Parameter {
       );
     }
     this._data = data;
+    this._size = size;
     this.shape = Object.freeze(resolved);
     this.name = name;
   }
@@ -74,9 +76,9 @@ export class Parameter {
     return dtypeOf(this._data);
   }
 
-  /** Number of elements. */
+  /** Number of elements (the product of the shape). */
   get size(): number {
-    return this._data.length;
+    return this._size;
   }
 
   /** The gradient buffer, allocated (zero-filled) on first use. */
@@ -103,16 +105,19 @@ export class Parameter {
 
   private checkCompatible(value: FloatArray, what: 'data' | 'grad'): void {
     // Fast path first: assigning a grad happens every step and must not allocate.
+    // The length is checked against the shape, not the current buffer: a buffer in
+    // wasm memory that grew is detached (length 0) until it is rebound.
+    const size = this._size;
     if ((value instanceof Float64Array && this._data instanceof Float64Array) || (value instanceof Float32Array && this._data instanceof Float32Array)) {
-      if (value.length === this._data.length) return;
+      if (value.length === size) return;
     }
     const label = this.name ? ` ${this.name}` : '';
     if (!(value instanceof Float32Array || value instanceof Float64Array)) {
       throw new DTypeMismatchError(`Parameter${label}: ${what} must be a Float32Array or Float64Array, got ${describe(value)}`);
     }
-    if (value.length !== this._data.length) {
+    if (value.length !== size) {
       throw new ShapeMismatchError(
-        `Parameter${label}: ${what} has ${value.length} elements but the parameter has ${this._data.length} (shape [${this.shape.join(', ')}])`,
+        `Parameter${label}: ${what} has ${value.length} elements but the parameter has ${size} (shape [${this.shape.join(', ')}])`,
       );
     }
     if (dtypeOf(value) !== dtypeOf(this._data)) {

@@ -120,7 +120,8 @@ export class AdaBelief extends Optimizer<AdaBeliefOptions, AdaBeliefState> {
     const decay = weightDecouple ? 1 - lr * weightDecay : 1;
     const l2 = weightDecouple ? 0 : weightDecay;
     const rhoInf = 2 / (1 - beta2) - 1;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

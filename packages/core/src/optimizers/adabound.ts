@@ -127,7 +127,8 @@ export class AdaBound extends Optimizer<AdaBoundOptions, AdaBoundState> {
     const beta1 = betas[0];
     const beta2 = betas[1];
     const f = (finalLr * lr) / BASE_LRS.get(group)!;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

@@ -68,7 +68,8 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
 
   protected updateGroup(group: ParamGroup<AdadeltaOptions>): void {
     const { lr, rho, eps, weightDecay, maximize } = group;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

@@ -139,7 +139,8 @@ export class Adafactor extends Optimizer<AdafactorOptions, AdafactorState> {
   protected updateGroup(group: ParamGroup<AdafactorOptions>): void {
     const { lr, beta2Decay, eps, d, weightDecay, beta1, maximize } = group;
     const decay = 1 - lr * weightDecay;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

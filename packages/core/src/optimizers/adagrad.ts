@@ -1,4 +1,5 @@
-import { type FloatArray, type Parameter, adagradUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, adagradUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBoolean, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -49,6 +50,9 @@ const DEFAULTS: AdagradOptions = {
  * `initialAccumulatorValue`) is created when a parameter is added, not on its
  * first step, so a fresh optimizer's state dict already lists every parameter.
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see {@link Adam}).
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -60,8 +64,22 @@ const DEFAULTS: AdagradOptions = {
  * ```
  */
 export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdagradOptions>) => AdagradState;
+
   constructor(params: ParamsArg<AdagradOptions>, options: Partial<AdagradOptions> & OptimizerSettings = {}) {
     super('Adagrad', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Adagrad');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => ADAGRAD_KEYS, (p) => this.state.get(p)) : null;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
+  }
+
+  protected override checkGradients(): boolean {
+    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
+    this.lastStepSkipped = false;
+    return true;
   }
 
   protected validateGroup(o: Readonly<AdagradOptions>): void {
@@ -80,12 +98,36 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
   }
 
   protected override onGroupAdded(group: ParamGroup<AdagradOptions>): void {
-    for (const p of group.params) this.stateFor(p, group);
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
+      this.stateFor(p, group);
+    }
   }
 
   protected updateGroup(group: ParamGroup<AdagradOptions>): void {
+    if (this.wasm !== null) {
+      // One call per segment when every parameter has a gradient and all share their step count.
+      const segs = this.wasm.prepare(group);
+      for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+        const seg = segs[segIndex]!;
+        const shared = gatherSegmentState(seg, this.stateOfParam, group, 'step');
+        if (shared >= 0) {
+          for (let pIndex = 0; pIndex < seg.params.length; pIndex++) {
+            const p = seg.params[pIndex]!;
+            this.state.get(p)!.step = shared + 1;
+          }
+          adagradCall(this.wasm, seg, -1, shared + 1, group);
+          continue;
+        }
+        for (let i = 0; i < seg.params.length; i++) {
+          if (seg.hasGrad[i] === 1) adagradCall(this.wasm, seg, i, ++this.state.get(seg.params[i]!)!.step, group);
+        }
+      }
+      return;
+    }
     const { lr, lrDecay, weightDecay, eps, maximize } = group;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);
@@ -94,4 +136,17 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
       adagradUpdate(p.data, g, s.sum, clr, eps, weightDecay, maximize);
     }
   }
+}
+
+const ADAGRAD_KEYS: readonly string[] = ['sum'];
+
+function adagradCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, t: number, group: ParamGroup<AdagradOptions>): void {
+  const { lr, lrDecay, weightDecay, eps, maximize } = group;
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = lr / (1 + (t - 1) * lrDecay);
+  a[1] = eps;
+  a[2] = weightDecay;
+  const k = arena.exports;
+  (seg.dtype === 'float64' ? k.adagradF64 : k.adagradF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

@@ -1,5 +1,7 @@
-import { type FloatArray, type Parameter, adamUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, adamUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import type { WasmGroupStorage } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
+import { adamStepWasm, adamWasmStorage } from './adam-wasm.js';
 import { checkBetas, checkBoolean, checkNonNegative, checkPositive } from '../validation.js';
 
 /** Hyper-parameters of {@link Adam}. */
@@ -38,6 +40,10 @@ const DEFAULTS: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight
  * p ← p − lr/(1 − β1^t) · m / (√v / √(1 − β2^t) + eps)
  * ```
  *
+ * With `backend: 'wasm'` the step runs the WebAssembly SIMD kernel, one call
+ * per parameter group, over parameters, gradients and state moved into wasm
+ * memory (see `flat-state.ts` for what that means for arrays you hold).
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -49,8 +55,22 @@ const DEFAULTS: AdamOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weight
  * ```
  */
 export class Adam extends Optimizer<AdamOptions, AdamState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdamOptions>) => AdamState;
+
   constructor(params: ParamsArg<AdamOptions>, options: Partial<AdamOptions> & OptimizerSettings = {}) {
     super('Adam', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Adam');
+    this.wasm = this.backend === 'wasm' ? adamWasmStorage(this.state) : null;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
+  }
+
+  protected override checkGradients(): boolean {
+    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
+    this.lastStepSkipped = false;
+    return true;
   }
 
   protected validateGroup(o: Readonly<AdamOptions>): void {
@@ -62,10 +82,15 @@ export class Adam extends Optimizer<AdamOptions, AdamState> {
   }
 
   protected updateGroup(group: ParamGroup<AdamOptions>): void {
+    if (this.wasm !== null) {
+      adamStepWasm(this.wasm, group, this.stateOfParam, false);
+      return;
+    }
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

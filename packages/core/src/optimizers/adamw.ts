@@ -1,6 +1,8 @@
-import { type FloatArray, type Parameter, adamUpdate } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, adamUpdate, resolveBackend } from '@opt/tensor';
+import type { WasmGroupStorage } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { type AdamOptions, type AdamState, initAdamState, validateAdamFamily } from './adam.js';
+import { adamStepWasm, adamWasmStorage } from './adam-wasm.js';
 
 /** Hyper-parameters of {@link AdamW}: Adam's, with decoupled weight decay. */
 export interface AdamWOptions extends AdamOptions {
@@ -23,6 +25,8 @@ const DEFAULTS: AdamWOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weigh
  * ```
  *
  * State per parameter: `step`, `exp_avg`, `exp_avg_sq` (and `max_exp_avg_sq` with AMSGrad).
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see {@link Adam}).
  *
  * @example
  * ```ts
@@ -35,8 +39,22 @@ const DEFAULTS: AdamWOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-8, weigh
  * ```
  */
 export class AdamW extends Optimizer<AdamWOptions, AdamState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdamWOptions>) => AdamState;
+
   constructor(params: ParamsArg<AdamWOptions>, options: Partial<AdamWOptions> & OptimizerSettings = {}) {
     super('AdamW', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'AdamW');
+    this.wasm = this.backend === 'wasm' ? adamWasmStorage(this.state) : null;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
+  }
+
+  protected override checkGradients(): boolean {
+    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
+    this.lastStepSkipped = false;
+    return true;
   }
 
   protected validateGroup(o: Readonly<AdamWOptions>): void {
@@ -48,11 +66,16 @@ export class AdamW extends Optimizer<AdamWOptions, AdamState> {
   }
 
   protected updateGroup(group: ParamGroup<AdamWOptions>): void {
+    if (this.wasm !== null) {
+      adamStepWasm(this.wasm, group, this.stateOfParam, true);
+      return;
+    }
     const { lr, betas, eps, weightDecay, amsgrad, maximize } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
     const decay = 1 - lr * weightDecay;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

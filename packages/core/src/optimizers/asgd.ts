@@ -78,7 +78,8 @@ export class ASGD extends Optimizer<ASGDOptions, ASGDState> {
 
   protected updateGroup(group: ParamGroup<ASGDOptions>): void {
     const { lr, lambd, alpha, t0, weightDecay, maximize } = group;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

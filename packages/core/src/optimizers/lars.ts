@@ -100,7 +100,8 @@ export class LARS extends Optimizer<LARSOptions, LARSState> {
 
   protected updateGroup(group: ParamGroup<LARSOptions>): void {
     const { lr, momentum, weightDecay, trustCoefficient, eps, nesterov, excludeFromAdaptation, maximize } = group;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

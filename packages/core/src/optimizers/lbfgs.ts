@@ -353,7 +353,8 @@ export class LBFGS extends Optimizer<LBFGSOptions, LBFGSState> {
     const loss = Number(closure());
     this.lastClosureEvals++;
     let offset = 0;
-    for (const p of this.params) {
+    for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+      const p = this.params[pIndex]!;
       const grad = p.grad;
       if (grad === null) gradOut.fill(0, offset, offset + p.size);
       else gradOut.set(grad, offset);
@@ -376,7 +377,8 @@ export class LBFGS extends Optimizer<LBFGSOptions, LBFGSState> {
   /** p ← p + t·d over the flat view of the parameters. */
   private addToParams(t: number, d: FloatArray): void {
     let offset = 0;
-    for (const p of this.params) {
+    for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+      const p = this.params[pIndex]!;
       const data = p.data;
       for (let i = 0; i < data.length; i++) data[i] = data[i]! + t * d[offset + i]!;
       offset += data.length;
@@ -385,7 +387,8 @@ export class LBFGS extends Optimizer<LBFGSOptions, LBFGSState> {
 
   private readParams(out: FloatArray): void {
     let offset = 0;
-    for (const p of this.params) {
+    for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+      const p = this.params[pIndex]!;
       out.set(p.data, offset);
       offset += p.size;
     }
@@ -393,7 +396,8 @@ export class LBFGS extends Optimizer<LBFGSOptions, LBFGSState> {
 
   private writeParams(src: FloatArray): void {
     let offset = 0;
-    for (const p of this.params) {
+    for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+      const p = this.params[pIndex]!;
       p.data.set(src.subarray(offset, offset + p.size));
       offset += p.size;
     }

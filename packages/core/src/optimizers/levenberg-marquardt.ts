@@ -259,7 +259,10 @@ export class LevenbergMarquardt extends Optimizer<LevenbergMarquardtOptions, Lev
       if (this.lastGradNorm <= gradTolerance) return { cost: this.cost, iterations: k, reason: 'gradient-tolerance' };
       if (!this.lastStepAccepted) return { cost: this.cost, iterations: k, reason: 'no-progress' };
       let xNorm = 0;
-      for (const p of this.params) for (let i = 0; i < p.size; i++) xNorm += p.data[i]! * p.data[i]!;
+      for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+        const p = this.params[pIndex]!;
+        for (let i = 0; i < p.size; i++) xNorm += p.data[i]! * p.data[i]!;
+      }
       if (this.lastStepNorm <= stepTolerance * (Math.sqrt(xNorm) + stepTolerance)) {
         return { cost: this.cost, iterations: k, reason: 'step-tolerance' };
       }
@@ -291,7 +294,8 @@ function halfSquaredNorm(r: Float64Array): number {
 
 function readParams(params: readonly Parameter[], out: Float64Array): void {
   let offset = 0;
-  for (const p of params) {
+  for (let pIndex = 0; pIndex < params.length; pIndex++) {
+    const p = params[pIndex]!;
     out.set(p.data, offset);
     offset += p.size;
   }
@@ -299,7 +303,8 @@ function readParams(params: readonly Parameter[], out: Float64Array): void {
 
 function writeParams(params: readonly Parameter[], x0: Float64Array, delta: Float64Array): void {
   let offset = 0;
-  for (const p of params) {
+  for (let pIndex = 0; pIndex < params.length; pIndex++) {
+    const p = params[pIndex]!;
     const data: FloatArray = p.data;
     for (let i = 0; i < data.length; i++) data[i] = x0[offset + i]! + delta[offset + i]!;
     offset += data.length;
@@ -308,7 +313,8 @@ function writeParams(params: readonly Parameter[], x0: Float64Array, delta: Floa
 
 function restoreParams(params: readonly Parameter[], x0: Float64Array): void {
   let offset = 0;
-  for (const p of params) {
+  for (let pIndex = 0; pIndex < params.length; pIndex++) {
+    const p = params[pIndex]!;
     const data: FloatArray = p.data;
     for (let i = 0; i < data.length; i++) data[i] = x0[offset + i]!;
     offset += data.length;

@@ -1,4 +1,5 @@
-import { type FloatArray, type Parameter, lionUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, lionUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBetas, checkBoolean, checkNonNegative } from '../validation.js';
 
@@ -38,6 +39,9 @@ const DEFAULTS: LionOptions = { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, ma
  * smaller and a weight decay 3–10× larger than AdamW's. The only state is the
  * momentum `exp_avg`; there is no step counter and no bias correction.
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see {@link Adam}).
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -49,8 +53,22 @@ const DEFAULTS: LionOptions = { lr: 1e-4, betas: [0.9, 0.99], weightDecay: 0, ma
  * ```
  */
 export class Lion extends Optimizer<LionOptions, LionState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<LionOptions>) => LionState;
+
   constructor(params: ParamsArg<LionOptions>, options: Partial<LionOptions> & OptimizerSettings = {}) {
     super('Lion', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Lion');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => LION_KEYS, (p) => this.state.get(p)) : null;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
+  }
+
+  protected override checkGradients(): boolean {
+    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
+    this.lastStepSkipped = false;
+    return true;
   }
 
   protected validateGroup(o: Readonly<LionOptions>): void {
@@ -65,13 +83,38 @@ export class Lion extends Optimizer<LionOptions, LionState> {
   }
 
   protected updateGroup(group: ParamGroup<LionOptions>): void {
+    if (this.wasm !== null) {
+      // One call per segment when every parameter has a gradient, else one per parameter that has one.
+      const segs = this.wasm.prepare(group);
+      for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+        const seg = segs[segIndex]!;
+        if (gatherSegmentState(seg, this.stateOfParam, group, null) >= 0) lionCall(this.wasm, seg, -1, group);
+        else for (let i = 0; i < seg.params.length; i++) if (seg.hasGrad[i] === 1) lionCall(this.wasm, seg, i, group);
+      }
+      return;
+    }
     const { lr, betas, weightDecay, maximize } = group;
     const decay = 1 - lr * weightDecay;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);
       lionUpdate(p.data, g, s.exp_avg, lr, betas[0], betas[1], decay, maximize);
     }
   }
+}
+
+const LION_KEYS: readonly string[] = ['exp_avg'];
+
+function lionCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, group: ParamGroup<LionOptions>): void {
+  const { lr, betas, weightDecay, maximize } = group;
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = lr;
+  a[1] = betas[0];
+  a[2] = betas[1];
+  a[3] = 1 - lr * weightDecay;
+  const k = arena.exports;
+  (seg.dtype === 'float64' ? k.lionF64 : k.lionF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

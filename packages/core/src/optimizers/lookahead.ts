@@ -214,13 +214,19 @@ export class Lookahead<O extends object = object> extends OptimizerWrapper<O, Lo
   }
 
   protected override onGroupAdded(group: ParamGroup<O>): void {
-    for (const p of group.params) this.stateFor(p, group);
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
+      this.stateFor(p, group);
+    }
   }
 
   /** Synchronise one group: φ ← φ + α(θ − φ), θ ← φ, for every parameter (with or without a gradient). */
   protected updateGroup(group: ParamGroup<O>): void {
     const alpha = this.alpha;
-    for (const p of group.params) lookaheadSync(this.stateFor(p, group).slow_buffer, p.data, alpha);
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
+      lookaheadSync(this.stateFor(p, group).slow_buffer, p.data, alpha);
+    }
   }
 
   /**
@@ -239,7 +245,10 @@ export class Lookahead<O extends object = object> extends OptimizerWrapper<O, Lo
     }
     this.lookaheadStep++;
     if (this.lookaheadStep % this.k === 0) {
-      for (const group of this.paramGroups) this.updateGroup(group);
+      for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+        const group = this.paramGroups[groupIndex]!;
+        this.updateGroup(group);
+      }
     }
     return loss;
   }

@@ -99,7 +99,8 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
     const beta1 = betas[0];
     const beta2 = betas[1];
     const legacy = compat === 'torch-1.13';
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

@@ -314,7 +314,8 @@ export class Newton extends Optimizer<NewtonOptions, NewtonState> {
     const loss = Number(closure());
     this.lastClosureEvals++;
     let offset = 0;
-    for (const p of this.params) {
+    for (let pIndex = 0; pIndex < this.params.length; pIndex++) {
+      const p = this.params[pIndex]!;
       const g = p.grad;
       if (g === null) this.grad.fill(0, offset, offset + p.size);
       else this.grad.set(g, offset);
@@ -327,7 +328,8 @@ export class Newton extends Optimizer<NewtonOptions, NewtonState> {
 /** The parameters' values, concatenated into `out`. */
 function readParams(params: readonly Parameter[], out: Float64Array): void {
   let offset = 0;
-  for (const p of params) {
+  for (let pIndex = 0; pIndex < params.length; pIndex++) {
+    const p = params[pIndex]!;
     out.set(p.data, offset);
     offset += p.size;
   }
@@ -336,7 +338,8 @@ function readParams(params: readonly Parameter[], out: Float64Array): void {
 /** p ← x0 + t·d over the concatenated parameters (t = 0 restores x0 exactly). */
 function writeParams(params: readonly Parameter[], x0: Float64Array, t: number, d: Float64Array): void {
   let offset = 0;
-  for (const p of params) {
+  for (let pIndex = 0; pIndex < params.length; pIndex++) {
+    const p = params[pIndex]!;
     const data: FloatArray = p.data;
     for (let i = 0; i < data.length; i++) data[i] = t === 0 ? x0[offset + i]! : x0[offset + i]! + t * d[offset + i]!;
     offset += data.length;

@@ -84,7 +84,8 @@ export class RAdam extends Optimizer<RAdamOptions, RAdamState> {
     const beta1 = betas[0];
     const beta2 = betas[1];
     const rhoInf = 2 / (1 - beta2) - 1;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

@@ -1,4 +1,5 @@
-import { type FloatArray, type Parameter, rmspropUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, resolveBackend, rmspropUpdate, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBoolean, checkInRange, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -47,6 +48,9 @@ const DEFAULTS: RMSpropOptions = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay
  * eps is added outside the root. State: `step`, `square_avg` (v), plus
  * `momentum_buffer` (b) when momentum > 0 and `grad_avg` (ḡ) when centered.
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see {@link Adam}).
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -58,8 +62,22 @@ const DEFAULTS: RMSpropOptions = { lr: 1e-2, alpha: 0.99, eps: 1e-8, weightDecay
  * ```
  */
 export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<RMSpropOptions>) => RMSpropState;
+
   constructor(params: ParamsArg<RMSpropOptions>, options: Partial<RMSpropOptions> & OptimizerSettings = {}) {
     super('RMSprop', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'RMSprop');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(rmspropLayout, (p) => this.state.get(p)) : null;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
+  }
+
+  protected override checkGradients(): boolean {
+    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
+    this.lastStepSkipped = false;
+    return true;
   }
 
   protected validateGroup(o: Readonly<RMSpropOptions>): void {
@@ -80,8 +98,30 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
   }
 
   protected updateGroup(group: ParamGroup<RMSpropOptions>): void {
+    if (this.wasm !== null) {
+      // The step counter is not used by the update: one call per segment whenever every parameter has a gradient.
+      const segs = this.wasm.prepare(group);
+      for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+        const seg = segs[segIndex]!;
+        if (gatherSegmentState(seg, this.stateOfParam, group, null) >= 0) {
+          for (let pIndex = 0; pIndex < seg.params.length; pIndex++) {
+            const p = seg.params[pIndex]!;
+            this.state.get(p)!.step++;
+          }
+          rmspropCall(this.wasm, seg, -1, group);
+          continue;
+        }
+        for (let i = 0; i < seg.params.length; i++) {
+          if (seg.hasGrad[i] === 0) continue;
+          this.state.get(seg.params[i]!)!.step++;
+          rmspropCall(this.wasm, seg, i, group);
+        }
+      }
+      return;
+    }
     const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = group;
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);
@@ -95,4 +135,31 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
       rmspropUpdate(p.data, g, s.square_avg, gradAvg, buf, lr, alpha, eps, weightDecay, momentum, maximize);
     }
   }
+}
+
+// State blocks in this order: square_avg, then momentum_buffer and grad_avg when present.
+const RMS_KEYS: readonly string[] = ['square_avg'];
+const RMS_MOMENTUM_KEYS: readonly string[] = ['square_avg', 'momentum_buffer'];
+const RMS_CENTERED_KEYS: readonly string[] = ['square_avg', 'grad_avg'];
+const RMS_BOTH_KEYS: readonly string[] = ['square_avg', 'momentum_buffer', 'grad_avg'];
+
+function rmspropLayout(group: object): readonly string[] {
+  const { momentum, centered } = group as RMSpropOptions;
+  if (momentum > 0) return centered ? RMS_BOTH_KEYS : RMS_MOMENTUM_KEYS;
+  return centered ? RMS_CENTERED_KEYS : RMS_KEYS;
+}
+
+function rmspropCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, group: ParamGroup<RMSpropOptions>): void {
+  const { lr, alpha, eps, weightDecay, momentum, centered, maximize } = group;
+  const buf = momentum > 0 ? seg.ptr(3, i) : 0;
+  const gradAvg = centered ? seg.ptr(momentum > 0 ? 4 : 3, i) : 0;
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = lr;
+  a[1] = alpha;
+  a[2] = eps;
+  a[3] = weightDecay;
+  a[4] = momentum;
+  const k = arena.exports;
+  (seg.dtype === 'float64' ? k.rmspropF64 : k.rmspropF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), gradAvg, buf, seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

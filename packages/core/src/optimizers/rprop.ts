@@ -90,7 +90,8 @@ export class Rprop extends Optimizer<RpropOptions, RpropState> {
     const etaplus = etas[1];
     const lo = stepSizes[0];
     const hi = stepSizes[1];
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

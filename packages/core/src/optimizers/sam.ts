@@ -162,7 +162,8 @@ export class SAM<O extends object = object> extends OptimizerWrapper<O & SAMOpti
     const adaptive = group.adaptive;
     const eta = group.eta;
     const scale = rho / (this.gradNorm + 1e-12);
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       let entry = this.saved.get(p);
@@ -251,16 +252,21 @@ export class SAM<O extends object = object> extends OptimizerWrapper<O & SAMOpti
       return false;
     }
     let sumSq = 0;
-    for (const group of this.paramGroups) {
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
       const adaptive = group.adaptive;
       const eta = group.eta;
-      for (const p of group.params) {
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         const g = p.grad;
         if (g !== null) sumSq += samGradNormSq(p.data, g, adaptive, eta);
       }
     }
     this.gradNorm = Math.sqrt(sumSq);
-    for (const group of this.paramGroups) this.updateGroup(group);
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
+      this.updateGroup(group);
+    }
     this.phase = 'perturbed';
     if (zeroGrad) this.zeroGrad(KEEP_GRAD_BUFFERS);
     return true;
@@ -283,8 +289,10 @@ export class SAM<O extends object = object> extends OptimizerWrapper<O & SAMOpti
   }
 
   private restore(): void {
-    for (const group of this.paramGroups) {
-      for (const p of group.params) {
+    for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
+      const group = this.paramGroups[groupIndex]!;
+      for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+        const p = group.params[pIndex]!;
         const entry = this.saved.get(p);
         if (entry !== undefined && entry.active) {
           p.data.set(entry.old);

@@ -74,7 +74,8 @@ export class SparseAdam extends Optimizer<SparseAdamOptions, SparseAdamState> {
     const { lr, betas, eps, maximize } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
-    for (const p of group.params) {
+    for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
+      const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       const s = this.stateFor(p, group);

@@ -19,3 +19,5 @@ export * from './adafactor.js';
 export * from './gradient.js';
 export * from './lookahead.js';
 export * from './sam.js';
+export * from './quantize.js';
+export * from './adam8bit.js';

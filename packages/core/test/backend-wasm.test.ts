@@ -1,0 +1,294 @@
+/**
+ * The WebAssembly backend of Adam, AdamW, SGD, Lion, Adagrad and RMSprop:
+ * PyTorch fixture replays, bit-for-bit agreement with the JS backend in
+ * float64, state dicts, missing gradients, user-replaced arrays, arena growth.
+ */
+import { type FloatArray, NonFiniteError, Parameter, Rng, wasmAvailable } from '@opt/tensor';
+import {
+  Adagrad,
+  Adam,
+  AdamW,
+  Lion,
+  type Optimizer,
+  type OptimizerSettings,
+  RMSprop,
+  SGD,
+} from '../src/index';
+import { describeFixtureReplay } from './helpers/fixtures';
+
+type Factory = (params: Parameter[] | Array<Record<string, unknown> & { params: Parameter[] }>, settings: OptimizerSettings & Record<string, unknown>) => Optimizer<object>;
+
+const OPTIMIZERS: Record<string, Factory> = {
+  Adam: (p, o) => new Adam(p as never, o),
+  AdamW: (p, o) => new AdamW(p as never, o),
+  SGD: (p, o) => new SGD(p as never, o),
+  Lion: (p, o) => new Lion(p as never, o),
+  Adagrad: (p, o) => new Adagrad(p as never, o),
+  RMSprop: (p, o) => new RMSprop(p as never, o),
+};
+
+test('WebAssembly SIMD is available in this test environment', () => {
+  expect(wasmAvailable()).toBe(true);
+});
+
+describe('PyTorch fixture replays on the wasm backend', () => {
+  describeFixtureReplay('optim/adam.json', (groups, options) => new Adam(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/adamw.json', (groups, options) => new AdamW(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/sgd.json', (groups, options) => new SGD(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/adagrad.json', (groups, options) => new Adagrad(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/rmsprop.json', (groups, options) => new RMSprop(groups, { ...options, backend: 'wasm' }));
+});
+
+/** Options that exercise every branch of each kernel, per optimizer. */
+const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
+  Adam: [{ lr: 1e-2 }, { lr: 1e-2, amsgrad: true, weightDecay: 0.1 }, { lr: 1e-2, maximize: true }],
+  AdamW: [{ lr: 1e-2 }, { lr: 1e-2, amsgrad: true, weightDecay: 0.1, maximize: true }],
+  SGD: [
+    { lr: 0.05 },
+    { lr: 0.05, momentum: 0.9, dampening: 0.2, weightDecay: 0.01 },
+    { lr: 0.05, momentum: 0.9, nesterov: true, maximize: true },
+  ],
+  Lion: [{ lr: 1e-3 }, { lr: 1e-3, weightDecay: 0.5, maximize: true }],
+  Adagrad: [{ lr: 0.05 }, { lr: 0.05, lrDecay: 0.1, weightDecay: 0.01, initialAccumulatorValue: 0.3 }],
+  RMSprop: [{ lr: 0.01 }, { lr: 0.01, centered: true, momentum: 0.9, weightDecay: 0.01 }, { lr: 0.01, momentum: 0.5 }],
+};
+
+/** Sizes chosen to hit SIMD bodies, tails and tiny tensors. */
+const SHAPES = [[3, 5], [1], [7], [4, 4], [2]];
+
+function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
+  const rng = new Rng(seed);
+  return SHAPES.map((shape, i) =>
+    Parameter.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), { shape, dtype, name: `p${i}` }),
+  );
+}
+
+/** Gradients of step k: some parameters get none on some steps (they must not move). */
+function setGrads(params: Parameter[], k: number, rng: Rng): void {
+  params.forEach((p, i) => {
+    if ((k + i) % 4 === 3) {
+      p.grad = null;
+      return;
+    }
+    const g = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+    for (let j = 0; j < g.length; j++) g[j] = rng.uniform(-1, 1);
+    p.grad = g;
+  });
+}
+
+function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number) {
+  const params = makeParams(dtype, 11);
+  // Two groups, the second overriding lr: one kernel call per group.
+  const opt = OPTIMIZERS[name]!([{ params: params.slice(0, 3) }, { params: params.slice(3), lr: (options.lr as number) * 0.5 }], { ...options, backend });
+  const rng = new Rng(5);
+  const history: number[][] = [];
+  for (let k = 0; k < steps; k++) {
+    setGrads(params, k, rng);
+    opt.step();
+    history.push(params.flatMap((p) => Array.from(p.data)));
+  }
+  return { opt, params, history, stateDict: opt.stateDict() };
+}
+
+function maxScaledError(a: number[], b: number[]): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff === 0 ? 0 : diff / scale;
+}
+
+describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {
+  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
+    'float64 trajectories and state dicts are identical bit for bit, with missing gradients (%s)',
+    (_label, options) => {
+      const js = run(name, options, 'js', 'float64', 12);
+      const wasm = run(name, options, 'wasm', 'float64', 12);
+      expect(wasm.opt).toHaveProperty('backend', 'wasm');
+      expect(js.opt).toHaveProperty('backend', 'js');
+      expect(wasm.history).toEqual(js.history);
+      expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
+    },
+  );
+
+  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
+    'float32 trajectories stay within 1e-5 of the JS backend, and state dicts have the same layout (%s)',
+    (_label, options) => {
+      const js = run(name, options, 'js', 'float32', 12);
+      const wasm = run(name, options, 'wasm', 'float32', 12);
+      wasm.history.forEach((h, k) => expect(maxScaledError(h, js.history[k]!)).toBeLessThanOrEqual(1e-5));
+      expect(Object.keys(wasm.stateDict.state)).toEqual(Object.keys(js.stateDict.state));
+      for (const [i, s] of Object.entries(wasm.stateDict.state)) {
+        expect(Object.keys(s as object)).toEqual(Object.keys(js.stateDict.state[i] as object));
+      }
+      expect(wasm.stateDict.param_groups).toEqual(js.stateDict.param_groups);
+    },
+  );
+
+  test('a parameter without a gradient is not updated, and its state is not created or advanced', () => {
+    const params = makeParams('float64', 3);
+    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
+    const before = Array.from(params[1]!.data);
+    const stateBefore = JSON.stringify(opt.stateDict().state['1'] ?? null);
+    params.forEach((p, i) => (p.grad = i === 1 ? null : new Float64Array(p.size).fill(0.5)));
+    opt.step();
+    opt.step();
+    expect(Array.from(params[1]!.data)).toEqual(before);
+    expect(JSON.stringify(opt.stateDict().state['1'] ?? null)).toBe(stateBefore);
+    expect(Array.from(params[0]!.data)).not.toEqual(Array.from(makeParams('float64', 3)[0]!.data));
+  });
+
+  test('a state dict saved on the wasm backend resumes identically on wasm and on js', () => {
+    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
+    const straight = run(name, options, 'wasm', 'float64', 10).history;
+
+    const params = makeParams('float64', 11);
+    const groups = () => [{ params: params.slice(0, 3) }, { params: params.slice(3), lr: (options.lr as number) * 0.5 }];
+    const first = OPTIMIZERS[name]!(groups(), { ...options, backend: 'wasm' });
+    const rng = new Rng(5);
+    for (let k = 0; k < 5; k++) {
+      setGrads(params, k, rng);
+      first.step();
+    }
+    const saved = JSON.parse(JSON.stringify(first.stateDict()));
+    for (const backend of ['wasm', 'js'] as const) {
+      const resumedParams = params.map((p) => new Parameter(p.data.slice(), p.shape, p.name));
+      const resumedGroups = [{ params: resumedParams.slice(0, 3) }, { params: resumedParams.slice(3), lr: (options.lr as number) * 0.5 }];
+      const second = OPTIMIZERS[name]!(resumedGroups, { ...options, backend });
+      second.loadStateDict(saved);
+      const rng2 = new Rng(5);
+      for (let k = 0; k < 5; k++) setGrads(params, k, rng2); // replay the generator to step 5
+      for (let k = 5; k < 10; k++) {
+        setGrads(resumedParams, k, rng2);
+        second.step();
+        expect(resumedParams.flatMap((p) => Array.from(p.data))).toEqual(straight[k]);
+      }
+    }
+  });
+});
+
+describe('wasm storage and user-held arrays', () => {
+  test('parameters are re-bound to arena views; user arrays for data and grad are copied in', () => {
+    const data = new Float32Array([1, 2, 3]);
+    const p = new Parameter(data, [3], 'w');
+    const opt = new Adam([p], { lr: 0.1, backend: 'wasm' });
+    const userGrad = new Float32Array([1, 1, 1]);
+    p.grad = userGrad;
+    opt.step();
+    expect(p.data).not.toBe(data); // the user's array is no longer the storage
+    expect(Array.from(data)).toEqual([1, 2, 3]);
+    expect(p.grad).not.toBe(userGrad); // copied into the arena and re-bound
+    const view = p.grad!;
+    // Writing into the bound grad view needs no copy on the next step.
+    view.fill(-1);
+    opt.step();
+    expect(p.grad).toBe(view);
+    // Assigning a new data array copies it into the arena on the next step.
+    const replaced = new Float32Array([10, 20, 30]);
+    p.data = replaced;
+    p.grad = new Float32Array([0, 0, 0]);
+    opt.step();
+    expect(p.data).not.toBe(replaced);
+    expect(p.data[0]).toBeCloseTo(10, 0);
+    expect(opt.state.get(p)!.step).toBe(3);
+  });
+
+  test('one group of 200 small tensors of mixed dtypes steps like the JS backend', () => {
+    const rng = new Rng(9);
+    const make = () =>
+      Array.from({ length: 200 }, (_, i) =>
+        Parameter.from(Array.from({ length: 1 + (i % 7) }, () => rng.uniform(-1, 1)), { dtype: i % 3 === 0 ? 'float32' : 'float64' }),
+      );
+    const a = make();
+    const b = a.map((p) => new Parameter(p.data.slice(), p.shape));
+    const js = new AdamW(a, { lr: 0.01 });
+    const wasm = new AdamW(b, { lr: 0.01, backend: 'wasm' });
+    for (let k = 0; k < 5; k++) {
+      a.forEach((p, i) => {
+        const g = p.data.slice();
+        for (let j = 0; j < g.length; j++) g[j] = Math.sin(k + i + j);
+        p.grad = g;
+        b[i]!.grad = g.slice();
+      });
+      js.step();
+      wasm.step();
+    }
+    a.forEach((p, i) => {
+      if (p.dtype === 'float64') expect(Array.from(b[i]!.data)).toEqual(Array.from(p.data));
+      else expect(maxScaledError(Array.from(b[i]!.data), Array.from(p.data))).toBeLessThanOrEqual(1e-5);
+    });
+  });
+
+  test('switching amsgrad on re-lays the group out and keeps the moments', () => {
+    const p = Parameter.from([0.5, -0.5, 0.25], { dtype: 'float64' });
+    const q = new Parameter(p.data.slice(), p.shape);
+    const wasm = new Adam([p], { lr: 0.01, backend: 'wasm' });
+    const js = new Adam([q], { lr: 0.01 });
+    for (let k = 0; k < 6; k++) {
+      if (k === 3) {
+        wasm.paramGroups[0]!.amsgrad = true;
+        js.paramGroups[0]!.amsgrad = true;
+        // The JS path expects the buffer to exist when amsgrad is switched on mid-run.
+        js.state.get(q)!.max_exp_avg_sq = new Float64Array(3);
+      }
+      p.grad = Float64Array.from([k, -k, 1]);
+      q.grad = Float64Array.from([k, -k, 1]);
+      wasm.step();
+      js.step();
+    }
+    expect(Array.from(p.data)).toEqual(Array.from(q.data));
+    expect(Array.from(wasm.state.get(p)!.max_exp_avg_sq as FloatArray)).toEqual(Array.from(js.state.get(q)!.max_exp_avg_sq as FloatArray));
+  });
+
+  test('arena growth while stepping: adding a large group re-binds the existing parameters and state', () => {
+    const small = Parameter.from([1, 2, 3, 4, 5], { dtype: 'float64' });
+    const twin = new Parameter(small.data.slice(), small.shape);
+    const wasm = new SGD([small], { lr: 0.1, momentum: 0.9, backend: 'wasm' });
+    const js = new SGD([twin], { lr: 0.1, momentum: 0.9 });
+    const grad = () => Float64Array.from([1, -1, 0.5, -0.5, 0.25]);
+    small.grad = grad();
+    twin.grad = grad();
+    wasm.step();
+    js.step();
+    const buffer = small.data.buffer;
+    // 4 MiB of parameters: more than the arena's initial 1 MiB, so its memory grows.
+    const big = Parameter.zeros([1 << 19], 'float64');
+    wasm.addParamGroup({ params: [big] });
+    big.grad = new Float64Array(big.size).fill(1);
+    small.grad = grad();
+    twin.grad = grad();
+    wasm.step();
+    js.step();
+    expect(small.data.buffer).not.toBe(buffer); // re-bound to the grown memory
+    expect(small.data.length).toBe(5);
+    expect(Array.from(small.data)).toEqual(Array.from(twin.data));
+    expect(Array.from(wasm.state.get(small)!.momentum_buffer!)).toEqual(Array.from(js.state.get(twin)!.momentum_buffer!));
+    expect(big.data[0]).toBeCloseTo(-0.1, 12);
+  });
+
+  test('a non-finite gradient is found by the wasm scan and reported like the JS backend', () => {
+    for (const name of Object.keys(OPTIMIZERS)) {
+      const params = makeParams('float32', 2);
+      const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
+      params.forEach((p) => (p.grad = new Float32Array(p.size).fill(0.1)));
+      params[3]!.grad![5] = NaN;
+      expect(() => opt.step()).toThrow(NonFiniteError);
+      expect(() => opt.step()).toThrow(/parameter p3 at element 5/);
+      const skipping = OPTIMIZERS[name]!(makeParams('float32', 2), { ...CONFIGS[name]![0]!, backend: 'wasm', nonFinite: 'skip' });
+      const sp = (skipping as unknown as { paramGroups: Array<{ params: Parameter[] }> }).paramGroups[0]!.params;
+      const before = sp.map((p) => Array.from(p.data));
+      sp.forEach((p) => (p.grad = new Float32Array(p.size).fill(Infinity)));
+      skipping.step();
+      expect(skipping.skippedSteps).toBe(1);
+      expect(sp.map((p) => Array.from(p.data))).toEqual(before);
+    }
+  });
+
+  test("the backend setting is validated: an unknown name is an InvalidOptionError naming 'backend'", () => {
+    expect(() => new Adam([Parameter.zeros([1])], { backend: 'gpu' as never })).toThrow(/Adam: invalid backend/);
+    expect(new Lion([Parameter.zeros([1])], { backend: 'auto' }).backend).toBe('wasm');
+    expect(new RMSprop([Parameter.zeros([1])]).backend).toBe('js');
+  });
+});
