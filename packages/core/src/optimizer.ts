@@ -56,6 +56,11 @@ export interface NonFiniteReport {
   value: number;
 }
 
+/** Checks whether every gradient of the given groups is finite, where the gradients are stored. */
+export interface GradientScanner {
+  gradientsFinite(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>): boolean;
+}
+
 /** Settings of the optimizer object itself, not per-group hyper-parameters. */
 export interface OptimizerSettings {
   /** Non-finite gradient policy; see {@link NonFinitePolicy}. Default `'throw'`. */
@@ -116,6 +121,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
   lastStepSkipped = false;
   /** Callback for skipped steps. */
   onNonFinite: ((report: NonFiniteReport) => void) | undefined;
+  /** Set by optimizers whose gradients live in a backend's memory: a faster finite check there. */
+  protected gradientScanner: GradientScanner | null = null;
   private readonly names = new Map<Parameter, string>();
 
   /**
@@ -241,6 +248,9 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
   protected checkGradients(): boolean {
     this.lastStepSkipped = false;
     if (this.nonFinite === 'ignore') return true;
+    // A backend that keeps gradients elsewhere (wasm memory) scans them there; the
+    // scan below then runs only to find and report the offending element.
+    if (this.gradientScanner !== null && this.gradientScanner.gradientsFinite(this.paramGroups)) return true;
     let position = 0;
     for (let groupIndex = 0; groupIndex < this.paramGroups.length; groupIndex++) {
       const group = this.paramGroups[groupIndex]!;

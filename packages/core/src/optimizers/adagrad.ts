@@ -73,13 +73,8 @@ export class Adagrad extends Optimizer<AdagradOptions, AdagradState> {
     super('Adagrad', params, DEFAULTS, options);
     this.backend = resolveBackend(options.backend, 'Adagrad');
     this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => ADAGRAD_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
     this.stateOfParam = (p, group) => this.stateFor(p, group);
-  }
-
-  protected override checkGradients(): boolean {
-    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
-    this.lastStepSkipped = false;
-    return true;
   }
 
   protected validateGroup(o: Readonly<AdagradOptions>): void {

@@ -64,13 +64,8 @@ export class Adam extends Optimizer<AdamOptions, AdamState> {
     super('Adam', params, DEFAULTS, options);
     this.backend = resolveBackend(options.backend, 'Adam');
     this.wasm = this.backend === 'wasm' ? adamWasmStorage(this.state) : null;
+    this.gradientScanner = this.wasm;
     this.stateOfParam = (p, group) => this.stateFor(p, group);
-  }
-
-  protected override checkGradients(): boolean {
-    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
-    this.lastStepSkipped = false;
-    return true;
   }
 
   protected validateGroup(o: Readonly<AdamOptions>): void {

@@ -62,13 +62,8 @@ export class Lion extends Optimizer<LionOptions, LionState> {
     super('Lion', params, DEFAULTS, options);
     this.backend = resolveBackend(options.backend, 'Lion');
     this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => LION_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
     this.stateOfParam = (p, group) => this.stateFor(p, group);
-  }
-
-  protected override checkGradients(): boolean {
-    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
-    this.lastStepSkipped = false;
-    return true;
   }
 
   protected validateGroup(o: Readonly<LionOptions>): void {

@@ -71,13 +71,8 @@ export class RMSprop extends Optimizer<RMSpropOptions, RMSpropState> {
     super('RMSprop', params, DEFAULTS, options);
     this.backend = resolveBackend(options.backend, 'RMSprop');
     this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(rmspropLayout, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
     this.stateOfParam = (p, group) => this.stateFor(p, group);
-  }
-
-  protected override checkGradients(): boolean {
-    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
-    this.lastStepSkipped = false;
-    return true;
   }
 
   protected validateGroup(o: Readonly<RMSpropOptions>): void {

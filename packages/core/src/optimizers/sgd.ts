@@ -62,12 +62,7 @@ export class SGD extends Optimizer<SGDOptions, SGDState> {
       this.backend === 'wasm'
         ? new WasmGroupStorage((group) => ((group as SGDOptions).momentum !== 0 ? MOMENTUM_KEYS : NO_KEYS), (p) => this.state.get(p))
         : null;
-  }
-
-  protected override checkGradients(): boolean {
-    if (this.wasm === null || this.nonFinite === 'ignore' || !this.wasm.gradientsFinite(this.paramGroups)) return super.checkGradients();
-    this.lastStepSkipped = false;
-    return true;
+    this.gradientScanner = this.wasm;
   }
 
   protected validateGroup(o: Readonly<SGDOptions>): void {
