@@ -1,0 +1,5 @@
+/**
+ * `@opt/learned/node`: the Node-only parts (worker threads, checkpoint files).
+ *
+ * @packageDocumentation
+ */

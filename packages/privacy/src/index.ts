@@ -1,0 +1,5 @@
+/**
+ * `@opt/privacy`: differentially private training (DP-SGD) and privacy accountants.
+ *
+ * @packageDocumentation
+ */
