@@ -3,6 +3,9 @@
  * ```ts block is transpiled to CommonJS and executed, with `@opt/*` imports
  * resolved to the packages' sources. A block preceded by
  * `<!-- not-runnable -->` is skipped (used for signatures, not programs).
+ * Examples run as the body of an async function, so they may use top-level
+ * `await` (thread pools, worker launches); `runExample` resolves to the lines
+ * the example logged.
  */
 const fs = require('node:fs');
 const path = require('node:path');
@@ -23,19 +26,21 @@ function extractExamples(readmePath) {
   return blocks;
 }
 
-function runExample(code, requireFromTest) {
+const AsyncFunction = Object.getPrototypeOf(async function () {}).constructor;
+
+async function runExample(code, requireFromTest) {
   const js = ts.transpileModule(code, {
     compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
   }).outputText;
   const logs = [];
   const fakeConsole = { ...console, log: (...args) => logs.push(args.join(' ')) };
   const localRequire = (id) => {
-    const m = /^@opt\/([a-z-]+)$/.exec(id);
-    if (m) return requireFromTest(path.join(ROOT, 'packages', m[1], 'src', 'index.ts'));
+    const m = /^@opt\/([a-z-]+)(\/node)?$/.exec(id);
+    if (m) return requireFromTest(path.join(ROOT, 'packages', m[1], 'src', m[2] ? 'node' : '', 'index.ts'));
     return requireFromTest(id);
   };
   const module = { exports: {} };
-  new Function('require', 'module', 'exports', 'console', js)(localRequire, module, module.exports, fakeConsole);
+  await new AsyncFunction('require', 'module', 'exports', 'console', js)(localRequire, module, module.exports, fakeConsole);
   return logs;
 }
 

@@ -29,6 +29,14 @@
  * growth listeners and re-bind `data`, `grad` and state to the new buffer, so
  * only arrays held outside the optimizer go stale.
  *
+ * Threads: with the optimizer's `threads` setting `'auto'` (the default) or a
+ * number ≥ 2, and a pool started by `initThreads()` from `@opt/tensor`, the
+ * storage lives in the pool's shared arena and kernel calls over at least
+ * `getThreadThreshold()` elements are split over the pool's threads (each
+ * element updated by exactly one thread: the results do not depend on the
+ * thread count). When the choice changes (a pool is started or stopped, the
+ * setting changes), every segment moves to the new arena at the next step.
+ *
  * @packageDocumentation
  */
 import {
@@ -36,10 +44,15 @@ import {
   type ArenaRegion,
   type DType,
   type FloatArray,
+  type KernelThreadPool,
   type Parameter,
+  type WasmKernelExports,
   WasmArena,
+  getThreadThreshold,
   isFloatArray,
+  threadPool,
 } from '@opt/tensor';
+import type { ThreadsSetting } from './optimizer.js';
 
 type StateRecord = Record<string, unknown>;
 
@@ -254,6 +267,9 @@ export class WasmSegment implements ArenaGrowthListener {
  */
 export class WasmGroupStorage {
   private arenaOrNull: WasmArena | null = null;
+  private ownArena: WasmArena | null = null;
+  private threads: ThreadsSetting = 'auto';
+  private kernelTable: WasmKernelExports | null = null;
   private readonly segments = new Map<object, WasmSegment[]>();
   private readonly cursor = new Int32Array(2);
 
@@ -267,10 +283,54 @@ export class WasmGroupStorage {
     private readonly stateOf: (p: Parameter) => StateRecord | undefined,
   ) {}
 
-  /** The arena (created on first use). */
+  /** The arena (created on first use): the running thread pool's, or the storage's own (see {@link ThreadsSetting}). */
   get arena(): WasmArena {
-    if (this.arenaOrNull === null) this.arenaOrNull = WasmArena.create();
-    return this.arenaOrNull;
+    if (this.arenaOrNull === null) this.selectArena();
+    return this.arenaOrNull!;
+  }
+
+  /**
+   * The kernels to call over this storage's segments: the arena's kernels,
+   * split over the pool's threads (as many as the `threads` setting allows)
+   * from `getThreadThreshold()` elements on; same signatures as the raw exports.
+   */
+  get kernels(): WasmKernelExports {
+    if (this.kernelTable === null) this.selectArena();
+    return this.kernelTable!;
+  }
+
+  /** Apply the optimizer's `threads` setting (takes effect at the next step). */
+  setThreads(threads: ThreadsSetting): void {
+    this.threads = threads;
+    this.kernelTable = null;
+  }
+
+  /**
+   * Pick the arena the setting and the running pool call for; when it is not
+   * the current one, move every segment there (the old regions are freed).
+   */
+  private selectArena(): void {
+    const pool = this.wantedPool();
+    let target: WasmArena;
+    if (pool !== null) target = pool.arena;
+    else {
+      if (this.ownArena === null) this.ownArena = WasmArena.create();
+      target = this.ownArena;
+    }
+    const limit = pool === null ? 1 : this.threads === 'auto' || this.threads === false ? pool.threads : this.threads;
+    this.kernelTable = target.kernelsFor(limit);
+    if (target === this.arenaOrNull) return;
+    const previous = this.arenaOrNull;
+    this.arenaOrNull = target;
+    if (previous === null) return;
+    for (const [group, segs] of this.segments) this.rebuild(group, segs[0]!.keys, segs);
+    // A storage that moved to a pool gives its own memory back.
+    if (pool !== null) this.ownArena = null;
+  }
+
+  /** The running pool, if the setting allows threads. */
+  private wantedPool(): KernelThreadPool | null {
+    return this.threads === false || this.threads === 1 ? null : threadPool();
   }
 
   /**
@@ -278,9 +338,14 @@ export class WasmGroupStorage {
    * synced into the arena (see {@link WasmSegment.sync}).
    */
   prepare(group: { readonly params: readonly Parameter[] }): readonly WasmSegment[] {
+    const pool = this.wantedPool();
+    if (this.kernelTable === null || this.arenaOrNull === null || this.arenaOrNull.pool !== pool) this.selectArena();
     const keys = this.layout(group);
     let segs = this.segments.get(group);
     if (segs === undefined || !this.matches(segs, group.params, keys)) segs = this.rebuild(group, keys, segs);
+    // Wake the pool's workers now, so that their wake-up overlaps the syncing and
+    // scanning before the kernel call (results are unaffected).
+    if (pool !== null) for (let k = 0; k < segs.length; k++) if (segs[k]!.total >= getThreadThreshold()) pool.wake();
     for (let k = 0; k < segs.length; k++) segs[k]!.sync();
     return segs;
   }
@@ -291,10 +356,11 @@ export class WasmGroupStorage {
    * per parameter that has one.
    */
   gradientsFinite(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>): boolean {
-    const k = this.arena.exports;
     for (let groupIndex = 0; groupIndex < groups.length; groupIndex++) {
       const group = groups[groupIndex]!;
       const segs = this.prepare(group);
+      // After prepare: it may have moved the storage to another arena (threads setting or pool changed).
+      const k = this.arena.exports;
       for (let segIndex = 0; segIndex < segs.length; segIndex++) {
         const seg = segs[segIndex]!;
         const scan = seg.dtype === 'float64' ? k.nonfiniteF64 : k.nonfiniteF32;

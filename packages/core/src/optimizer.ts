@@ -56,9 +56,19 @@ export interface NonFiniteReport {
   value: number;
 }
 
+/**
+ * How many threads an optimizer's kernel calls may use: `'auto'` (all threads
+ * of the pool started by `initThreads()`, when one runs), a number (at most
+ * that many of them; 1 = never split), or `false` (never split, and keep the
+ * storage in the optimizer's own, unshared memory).
+ */
+export type ThreadsSetting = 'auto' | number | false;
+
 /** Checks whether every gradient of the given groups is finite, where the gradients are stored. */
 export interface GradientScanner {
   gradientsFinite(groups: ReadonlyArray<{ readonly params: readonly Parameter[] }>): boolean;
+  /** Told the optimizer's `threads` setting when it is attached and whenever the setting changes. */
+  setThreads?(threads: ThreadsSetting): void;
 }
 
 /** Settings of the optimizer object itself, not per-group hyper-parameters. */
@@ -73,6 +83,15 @@ export interface OptimizerSettings {
    * `'auto'`. Default: `getDefaultBackend()` from `@opt/tensor` (`'js'`).
    */
   backend?: BackendOption;
+  /**
+   * Threads of the wasm backend's kernel calls (see `ThreadsSetting`):
+   * `'auto'` (default) splits calls of at least `getThreadThreshold()`
+   * elements over the pool started by `initThreads()` from `@opt/tensor`, when
+   * one runs; a number caps the threads used (1: never split); `false` never
+   * splits. Results are bit-identical for every choice. Can be changed later
+   * through {@link Optimizer.threads}.
+   */
+  threads?: ThreadsSetting;
 }
 
 /** Options of {@link Optimizer.zeroGrad}. */
@@ -90,7 +109,7 @@ export interface LoadStateDictOptions {
   matchBy?: 'auto' | 'name' | 'position';
 }
 
-const SETTINGS_KEYS = new Set(['nonFinite', 'onNonFinite', 'backend']);
+const SETTINGS_KEYS = new Set(['nonFinite', 'onNonFinite', 'backend', 'threads']);
 
 /**
  * Base class of every optimizer, with PyTorch's surface: `paramGroups` with live
@@ -121,8 +140,8 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
   lastStepSkipped = false;
   /** Callback for skipped steps. */
   onNonFinite: ((report: NonFiniteReport) => void) | undefined;
-  /** Set by optimizers whose gradients live in a backend's memory: a faster finite check there. */
-  protected gradientScanner: GradientScanner | null = null;
+  private scanner: GradientScanner | null = null;
+  private threadsSetting: ThreadsSetting;
   private readonly names = new Map<Parameter, string>();
 
   /**
@@ -136,6 +155,7 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
     this.defaults = Object.freeze(mergeOptions(name, defaults, options));
     this.nonFinite = checkOneOf(name, 'nonFinite', options.nonFinite ?? 'throw', ['throw', 'skip', 'ignore'] as const);
     this.onNonFinite = options.onNonFinite;
+    this.threadsSetting = checkThreads(name, options.threads ?? 'auto');
     this.validateGroup(this.defaults);
     const groups = toGroups<O>(params);
     if (groups.length === 0 || groups.every((g) => [...g.params].length === 0)) {
@@ -145,6 +165,29 @@ export abstract class Optimizer<O extends object, S extends ParamState = ParamSt
       const group = groups[groupIndex]!;
       this.addParamGroup(group);
     }
+  }
+
+  /** Set by optimizers whose gradients live in a backend's memory: a faster finite check there. */
+  protected get gradientScanner(): GradientScanner | null {
+    return this.scanner;
+  }
+
+  protected set gradientScanner(scanner: GradientScanner | null) {
+    this.scanner = scanner;
+    scanner?.setThreads?.(this.threadsSetting);
+  }
+
+  /**
+   * The `threads` setting (see {@link OptimizerSettings.threads}); assigning
+   * it takes effect at the next step. Optimizers without a wasm path ignore it.
+   */
+  get threads(): ThreadsSetting {
+    return this.threadsSetting;
+  }
+
+  set threads(threads: ThreadsSetting) {
+    this.threadsSetting = checkThreads(this.name, threads);
+    this.scanner?.setThreads?.(this.threadsSetting);
   }
 
   /**
@@ -496,4 +539,9 @@ function mergeOptions<O extends object>(where: string, defaults: Readonly<O>, op
     out[key] = Array.isArray(value) ? [...value] : value;
   }
   return out as O;
+}
+
+function checkThreads(where: string, threads: ThreadsSetting): ThreadsSetting {
+  if (threads === 'auto' || threads === false || (typeof threads === 'number' && Number.isInteger(threads) && threads >= 1)) return threads;
+  throw new InvalidOptionError('threads', threads, "'auto', false or an integer ≥ 1", where);
 }

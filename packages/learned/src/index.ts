@@ -6,3 +6,15 @@
  * @packageDocumentation
  */
 export * from './learnable.js';
+export * from './meta-learning/index.js';
+export * from './optimizers/lstm.js';
+export * from './meta/tbptt.js';
+export * from './weights/index.js';
+export * from './optimizers/time-features.js';
+export * from './optimizers/features.js';
+export * from './optimizers/mlp.js';
+export * from './meta/index.js';
+export * from './optimizers/hypergradient.js';
+export * from './optimizers/learned-lr-adam.js';
+export * from './optimizers/hybrid.js';
+export * from './optimizers/transformer.js';

@@ -9,8 +9,8 @@ describe('README examples', () => {
     expect(examples.length).toBeGreaterThan(0);
   });
 
-  test.each(examples.map((e) => [e.line, e.code] as const))('the example at README line %i runs', (_line, code) => {
-    const logs: string[] = runExample(code, require);
+  test.each(examples.map((e) => [e.line, e.code] as const))('the example at README line %i runs', async (_line, code) => {
+    const logs: string[] = await runExample(code, require);
     expect(logs.length).toBeGreaterThan(0);
   });
 });

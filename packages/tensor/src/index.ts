@@ -16,3 +16,4 @@ export * from './kernels/index.js';
 export * from './random.js';
 export * from './backend.js';
 export * from './wasm/index.js';
+export * from './threads/index.js';

@@ -12,7 +12,8 @@ import { type BenchCase, buildCases, bytesPerElement, totalElements } from './ca
 import { describeMachine } from './machine.js';
 import { type Samples, summarize } from './measure.js';
 import { type NativeBench, compileNative, timeNative, timeStreamPattern, timeTriad } from './native.js';
-import { type OurPath, heapCheck, heapCheckOf, probeWasm, timeOurs } from './ours.js';
+import { getThreadThreshold } from '@opt/tensor';
+import { type OurPath, THREADS, heapCheck, heapCheckOf, probeWasm, startThreads, timeOurs } from './ours.js';
 import { computeManyVsOne, computeRatios, evaluateTargets, renderMarkdown } from './report.js';
 import type { BenchResults, Cell, Column, Row } from './results.js';
 import { type TfBackend, loadTf, timeTf } from './tfjs.js';
@@ -84,9 +85,19 @@ async function main(args: BenchArgs): Promise<void> {
     for (const k of Object.keys(probe.unavailable)) wasmMissing.add(k);
   }
   if (want('threads')) {
-    columns.push({ id: 'threads', label: 'ours threads', description: 'multi-threaded path over shared memory: not in @opt/core yet, so n/a', ours: true });
-    for (const r of rows) r.cells['threads'] = na('n/a (no threaded path yet)');
-    notes.push('The multi-threaded path (issue 5, worker threads over shared memory) does not exist yet; its column is n/a.');
+    const why = await startThreads();
+    columns.push({
+      id: 'threads',
+      label: 'ours threads',
+      description: `@opt/core with backend: "wasm", threads: ${THREADS} (worker threads over shared wasm memory; calls of at least ${getThreadThreshold()} elements are split)`,
+      ours: true,
+    });
+    if (why === null) ourPaths.push('threads');
+    for (const c of cases) {
+      if (why !== null) rowOf(c).cells['threads'] = na(why);
+      else if (wasmMissing.has(c.spec.key)) rowOf(c).cells['threads'] = na('n/a (no wasm path)');
+    }
+    tools['threads'] = why ?? `${THREADS} threads (the calling thread and ${THREADS - 1} worker), split threshold ${getThreadThreshold()} elements`;
   }
   for (const p of ourPaths) {
     for (const c of cases) {
@@ -251,7 +262,7 @@ async function main(args: BenchArgs): Promise<void> {
   for (const p of ourPaths) {
     for (const key of keys) {
       const c = cases.find((x) => x.spec.key === key)!;
-      if (p === 'wasm' && wasmMissing.has(key)) continue;
+      if (p !== 'js' && wasmMissing.has(key)) continue;
       try {
         heap.push({ optimizer: c.spec.label, path: p, ok: true, check: heapCheck(c, p, args.heapSteps) });
       } catch (e) {

@@ -24,7 +24,7 @@ const CLASSES: Record<OptimizerKey, Ctor> = {
 };
 
 /** Which of our paths a column uses. */
-export type OurPath = 'js' | 'wasm';
+export type OurPath = 'js' | 'wasm' | 'threads';
 
 /** Fresh parameters with fixed gradients for a case (data in [-1, 1], gradients in [-0.1, 0.1]). */
 export function makeParams(c: BenchCase): Parameter[] {
@@ -41,12 +41,28 @@ export function makeParams(c: BenchCase): Parameter[] {
   return params;
 }
 
+/** Threads of the "ours threads" column (the calling thread included). */
+export const THREADS = 2;
+
+/**
+ * Start `@opt/tensor`'s thread pool for the "ours threads" column: resolves to
+ * `null` when it runs, else why it cannot.
+ */
+export async function startThreads(): Promise<string | null> {
+  try {
+    return (await tensor.initThreads(THREADS)) ? null : 'n/a (no shared memory or workers here)';
+  } catch (e) {
+    return `n/a: ${message(e)}`;
+  }
+}
+
 /**
  * The settings that select a path. `nonFinite: 'ignore'` makes the step do the
  * same work as the peers (none of which scans gradients); the default policy's
  * cost is measured separately.
  */
 function pathSettings(path: OurPath, nonFinite: 'ignore' | 'throw'): Record<string, unknown> {
+  if (path === 'threads') return { nonFinite, backend: 'wasm', threads: THREADS };
   return path === 'wasm' ? { nonFinite, backend: 'wasm' } : { nonFinite };
 }
 
@@ -54,7 +70,7 @@ function pathSettings(path: OurPath, nonFinite: 'ignore' | 'throw'): Record<stri
 export function construct(c: BenchCase, params: Parameter[], path: OurPath, nonFinite: 'ignore' | 'throw' = 'ignore'): Steppable {
   const Cls = CLASSES[c.spec.key];
   const opt = new Cls(params, { ...c.spec.options, ...pathSettings(path, nonFinite) });
-  if (path === 'wasm') {
+  if (path !== 'js') {
     const reported = reportedBackend(opt);
     if (reported !== undefined && reported !== 'wasm') {
       disposeOptimizer(opt);

@@ -85,10 +85,12 @@ export function evaluateTargets(r: BenchResults): TargetCheck[] {
   for (const n of bigSizes) {
     const a = adam(n);
     if (!a) continue;
-    const o = a.ratio.oursPath ? okCell(a.row.cells[a.ratio.oursPath]) : undefined;
+    // A 1-thread target: the threaded column does not count, even when it is the fastest.
+    const onePath = a.ratio.oursPath === 'threads' ? (okCell(a.row.cells['wasm']) ? 'wasm' : 'js') : a.ratio.oursPath;
+    const o = onePath ? okCell(a.row.cells[onePath]) : undefined;
     out.push({
       target: `Adam f32 ${fmtN(n)}: ours ≥ 500 M elements/s, 1 thread`,
-      measured: o ? `${(o.stats.elementsPerSecond / 1e6).toFixed(0)} M/s (${a.ratio.oursPath})` : 'n/a',
+      measured: o ? `${(o.stats.elementsPerSecond / 1e6).toFixed(0)} M/s (${onePath})` : 'n/a',
       met: o ? o.stats.elementsPerSecond >= 5e8 : undefined,
     });
     out.push({

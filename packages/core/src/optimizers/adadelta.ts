@@ -1,4 +1,6 @@
-import { type FloatArray, type Parameter, adadeltaUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, adadeltaUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment } from '../flat-state.js';
+import { wasmElementwiseStep } from './elementwise-wasm.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBoolean, checkInRange, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -39,6 +41,9 @@ const DEFAULTS: AdadeltaOptions = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, 
  *
  * eps sits inside both roots. State: `step`, `square_avg` (E[g²]), `acc_delta` (E[Δ²]).
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see `Adam`), bit-identical to the JS backend in float64.
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -50,8 +55,17 @@ const DEFAULTS: AdadeltaOptions = { lr: 1, rho: 0.9, eps: 1e-6, weightDecay: 0, 
  * ```
  */
 export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdadeltaOptions>) => AdadeltaState;
+
   constructor(params: ParamsArg<AdadeltaOptions>, options: Partial<AdadeltaOptions> & OptimizerSettings = {}) {
     super('Adadelta', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Adadelta');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => ADADELTA_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<AdadeltaOptions>): void {
@@ -67,6 +81,10 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
   }
 
   protected updateGroup(group: ParamGroup<AdadeltaOptions>): void {
+    if (this.wasm !== null) {
+      wasmElementwiseStep(this.wasm, group, this.stateOfParam, false, adadeltaCall);
+      return;
+    }
     const { lr, rho, eps, weightDecay, maximize } = group;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
       const p = group.params[pIndex]!;
@@ -77,4 +95,19 @@ export class Adadelta extends Optimizer<AdadeltaOptions, AdadeltaState> {
       adadeltaUpdate(p.data, g, s.square_avg, s.acc_delta, lr, rho, eps, weightDecay, maximize);
     }
   }
+}
+
+const ADADELTA_KEYS: readonly string[] = ['square_avg', 'acc_delta'];
+
+function adadeltaCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, _t: number, group: ParamGroup<AdadeltaOptions>): void {
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = group.lr;
+  a[1] = group.rho;
+  a[2] = group.eps;
+  a[3] = group.weightDecay;
+  const k = wasm.kernels;
+  (seg.dtype === 'float64' ? k.adadeltaF64 : k.adadeltaF32)(
+    seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), seg.count(i), arena.scalarsPtr, group.maximize ? 1 : 0,
+  );
 }

@@ -1,11 +1,15 @@
 import {
+  type Backend,
   type FloatArray,
   InvalidOptionError,
   type Parameter,
   adafactorFactoredUpdate,
   adafactorVectorUpdate,
+  resolveBackend,
   zerosLike,
 } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
+import { WasmScratch } from './elementwise-wasm.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBoolean, checkFinite, checkInRange, checkNonNegative } from '../validation.js';
 
@@ -87,6 +91,10 @@ const EPS_F64 = 2 ** -52;
  *   averages the final scaled update α·Û, so changing ρ_t or RMS(p) enters gradually;
  * - PyTorch's `foreach` switch has no counterpart here.
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter,
+ * computing in float64 as the JS reference does: bit-identical to the JS
+ * backend in float32 and float64.
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -101,8 +109,22 @@ export class Adafactor extends Optimizer<AdafactorOptions, AdafactorState> {
   /** Float64 column sums of one slice, grown to the widest parameter seen; reused by every step. */
   private colScratch = new Float64Array(0);
 
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  /** The wasm backend's work space: one parameter's second-moment factors (copied in and out) and column sums. */
+  private readonly wasmScratch = new WasmScratch();
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdafactorOptions>) => AdafactorState;
+
   constructor(params: ParamsArg<AdafactorOptions>, options: Partial<AdafactorOptions> & OptimizerSettings = {}) {
     super('Adafactor', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Adafactor');
+    this.wasm =
+      this.backend === 'wasm'
+        ? new WasmGroupStorage((group) => ((group as AdafactorOptions).beta1 !== null ? ADAFACTOR_KEYS : NO_KEYS), (p) => this.state.get(p))
+        : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<AdafactorOptions>): void {
@@ -137,6 +159,18 @@ export class Adafactor extends Optimizer<AdafactorOptions, AdafactorState> {
   }
 
   protected updateGroup(group: ParamGroup<AdafactorOptions>): void {
+    if (this.wasm !== null) {
+      // The factored moments are per parameter (and not as long as it): one kernel call per parameter with a gradient.
+      const segs = this.wasm.prepare(group);
+      for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+        const seg = segs[segIndex]!;
+        gatherSegmentState(seg, this.stateOfParam, group, null);
+        for (let i = 0; i < seg.params.length; i++) {
+          if (seg.hasGrad[i] === 1) adafactorCall(this.wasm, this.wasmScratch, seg, i, this.state.get(seg.params[i]!)!, group);
+        }
+      }
+      return;
+    }
     const { lr, beta2Decay, eps, d, weightDecay, beta1, maximize } = group;
     const decay = 1 - lr * weightDecay;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
@@ -167,4 +201,79 @@ export class Adafactor extends Optimizer<AdafactorOptions, AdafactorState> {
       }
     }
   }
+}
+
+const ADAFACTOR_KEYS: readonly string[] = ['exp_avg'];
+const NO_KEYS: readonly string[] = [];
+
+/**
+ * One Adafactor step of parameter `i` on the wasm backend. Data, gradient and
+ * `exp_avg` live in the segment; the second-moment factors (`row_var` and
+ * `col_var`, or `variance` for a vector) stay in the state on the JS heap and
+ * are copied into the scratch block around the call: for a matrix that is
+ * O(rows + cols) per step against the O(rows·cols) of the update, and it keeps
+ * state tensors shorter than the parameter out of the segment's equal-length
+ * blocks.
+ */
+function adafactorCall(
+  wasm: WasmGroupStorage,
+  scratch: WasmScratch,
+  seg: WasmSegment,
+  i: number,
+  s: AdafactorState,
+  group: ParamGroup<AdafactorOptions>,
+): void {
+  const { lr, beta2Decay, eps, d, weightDecay, beta1, maximize } = group;
+  const p = seg.params[i]!;
+  const t = ++s.step;
+  const f64 = seg.dtype === 'float64';
+  const bytes = f64 ? 8 : 4;
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = Math.min(lr, 1 / t ** 0.5);
+  a[1] = t ** beta2Decay;
+  a[2] = eps[0] ?? (f64 ? EPS_F64 : EPS_F32);
+  a[3] = eps[1];
+  a[4] = d;
+  a[5] = 1 - lr * weightDecay;
+  a[6] = beta1 ?? 0;
+  const k = wasm.kernels;
+  const n = seg.count(i);
+  const expAvg = beta1 !== null ? seg.ptr(2, i) : 0;
+  const flag = maximize ? 1 : 0;
+  if (p.shape.length > 1) {
+    const rows = p.shape[p.shape.length - 2]!;
+    const cols = p.shape[p.shape.length - 1]!;
+    const rowVar = s.row_var as FloatArray;
+    const colVar = s.col_var as FloatArray;
+    const moments = rowVar.length + colVar.length;
+    const colSums = Math.ceil((moments * bytes) / 16) * 16;
+    const base = scratch.ptr(arena, colSums + cols * 8);
+    const view = f64 ? scratch.f64() : scratch.f32();
+    copyIn(view, 0, rowVar);
+    copyIn(view, rowVar.length, colVar);
+    const colPtr = base + rowVar.length * bytes;
+    (f64 ? k.adafactorFactoredF64 : k.adafactorFactoredF32)(
+      seg.ptr(0, i), seg.ptr(1, i), base, colPtr, expAvg, base + colSums, n, arena.scalarsPtr, rows, cols, flag,
+    );
+    copyOut(view, 0, rowVar);
+    copyOut(view, rowVar.length, colVar);
+    return;
+  }
+  const variance = s.variance as FloatArray;
+  const base = scratch.ptr(arena, n * bytes);
+  const view = f64 ? scratch.f64() : scratch.f32();
+  copyIn(view, 0, variance);
+  (f64 ? k.adafactorVectorF64 : k.adafactorVectorF32)(seg.ptr(0, i), seg.ptr(1, i), base, expAvg, n, arena.scalarsPtr, flag);
+  copyOut(view, 0, variance);
+}
+
+/** view[at …] ← x, element by element (no subarray: a step must not allocate). */
+function copyIn(view: FloatArray, at: number, x: FloatArray): void {
+  for (let j = 0; j < x.length; j++) view[at + j] = x[j]!;
+}
+
+/** x ← view[at …]. */
+function copyOut(view: FloatArray, at: number, x: FloatArray): void {
+  for (let j = 0; j < x.length; j++) x[j] = view[at + j]!;
 }

@@ -142,6 +142,6 @@ function adagradCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, t: num
   a[0] = lr / (1 + (t - 1) * lrDecay);
   a[1] = eps;
   a[2] = weightDecay;
-  const k = arena.exports;
+  const k = wasm.kernels;
   (seg.dtype === 'float64' ? k.adagradF64 : k.adagradF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

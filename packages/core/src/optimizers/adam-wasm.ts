@@ -66,7 +66,7 @@ function adamCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, t: number
   a[4] = eps;
   a[5] = decoupled ? 0 : weightDecay;
   a[6] = decoupled ? 1 - lr * weightDecay : 1;
-  const k = arena.exports;
+  const k = wasm.kernels;
   (seg.dtype === 'float64' ? k.adamF64 : k.adamF32)(
     seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), amsgrad ? seg.ptr(4, i) : 0, seg.count(i), arena.scalarsPtr, maximize ? 1 : 0,
   );

@@ -1,4 +1,6 @@
-import { type FloatArray, type Parameter, adamaxUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, adamaxUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment } from '../flat-state.js';
+import { wasmElementwiseStep } from './elementwise-wasm.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBetas, checkBoolean, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -39,6 +41,9 @@ const DEFAULTS: AdamaxOptions = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weig
  *
  * State: `step`, `exp_avg` (m), `exp_inf` (u).
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see `Adam`), bit-identical to the JS backend in float64.
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -50,8 +55,17 @@ const DEFAULTS: AdamaxOptions = { lr: 2e-3, betas: [0.9, 0.999], eps: 1e-8, weig
  * ```
  */
 export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<AdamaxOptions>) => AdamaxState;
+
   constructor(params: ParamsArg<AdamaxOptions>, options: Partial<AdamaxOptions> & OptimizerSettings = {}) {
     super('Adamax', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Adamax');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => ADAMAX_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<AdamaxOptions>): void {
@@ -67,6 +81,10 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
   }
 
   protected updateGroup(group: ParamGroup<AdamaxOptions>): void {
+    if (this.wasm !== null) {
+      wasmElementwiseStep(this.wasm, group, this.stateOfParam, true, adamaxCall);
+      return;
+    }
     const { lr, betas, eps, weightDecay, maximize } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
@@ -80,4 +98,20 @@ export class Adamax extends Optimizer<AdamaxOptions, AdamaxState> {
       adamaxUpdate(p.data, g, s.exp_avg, s.exp_inf, clr, beta1, beta2, eps, weightDecay, maximize);
     }
   }
+}
+
+const ADAMAX_KEYS: readonly string[] = ['exp_avg', 'exp_inf'];
+
+function adamaxCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, t: number, group: ParamGroup<AdamaxOptions>): void {
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = group.lr / (1 - group.betas[0] ** t);
+  a[1] = group.betas[0];
+  a[2] = group.betas[1];
+  a[3] = group.eps;
+  a[4] = group.weightDecay;
+  const k = wasm.kernels;
+  (seg.dtype === 'float64' ? k.adamaxF64 : k.adamaxF32)(
+    seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), seg.count(i), arena.scalarsPtr, group.maximize ? 1 : 0,
+  );
 }

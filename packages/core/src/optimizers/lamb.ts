@@ -1,4 +1,6 @@
-import { type FloatArray, InvalidOptionError, type Parameter, lambUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, InvalidOptionError, type Parameter, lambUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
+import { WasmScratch } from './elementwise-wasm.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBetas, checkBoolean, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -51,6 +53,10 @@ const DEFAULTS: LAMBOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weight
  * buffer allocated once per parameter, with its state, and kept out of the
  * state dict (it is recomputed every step).
  *
+ * With `backend: 'wasm'`, three WebAssembly SIMD kernel calls per parameter
+ * (‖p‖², moments and direction with ‖u‖², update), the norms summed in index
+ * order so that the trust ratio equals the JS backend's.
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -64,8 +70,19 @@ const DEFAULTS: LAMBOptions = { lr: 1e-3, betas: [0.9, 0.999], eps: 1e-6, weight
 export class LAMB extends Optimizer<LAMBOptions, LAMBState> {
   private readonly scratch = new WeakMap<Parameter, FloatArray>();
 
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  /** The wasm backend's direction buffer u, as long as the largest parameter, shared by all (one parameter at a time). */
+  private readonly wasmScratch = new WasmScratch();
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<LAMBOptions>) => LAMBState;
+
   constructor(params: ParamsArg<LAMBOptions>, options: Partial<LAMBOptions> & OptimizerSettings = {}) {
     super('LAMB', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'LAMB');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => LAMB_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<LAMBOptions>): void {
@@ -80,11 +97,24 @@ export class LAMB extends Optimizer<LAMBOptions, LAMBState> {
   }
 
   protected initState(p: Parameter): LAMBState {
-    this.scratch.set(p, zerosLike(p.data));
+    // The wasm backend writes u into wasm memory instead (see wasmScratch).
+    if (this.backend !== 'wasm') this.scratch.set(p, zerosLike(p.data));
     return { step: 0, exp_avg: zerosLike(p.data), exp_avg_sq: zerosLike(p.data) };
   }
 
   protected updateGroup(group: ParamGroup<LAMBOptions>): void {
+    if (this.wasm !== null) {
+      // Trust ratios are per parameter: one pair of kernel calls per parameter with a gradient.
+      const segs = this.wasm.prepare(group);
+      for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+        const seg = segs[segIndex]!;
+        gatherSegmentState(seg, this.stateOfParam, group, null);
+        for (let i = 0; i < seg.params.length; i++) {
+          if (seg.hasGrad[i] === 1) lambCall(this.wasm, this.wasmScratch, seg, i, ++this.state.get(seg.params[i]!)!.step, group);
+        }
+      }
+      return;
+    }
     const { lr, betas, eps, weightDecay, clampValue, maximize } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
@@ -98,4 +128,34 @@ export class LAMB extends Optimizer<LAMBOptions, LAMBState> {
       lambUpdate(p.data, g, s.exp_avg, s.exp_avg_sq, u, lr, beta1, beta2, 1 - beta1 ** t, 1 - beta2 ** t, eps, weightDecay, clampValue, maximize);
     }
   }
+}
+
+const LAMB_KEYS: readonly string[] = ['exp_avg', 'exp_avg_sq'];
+
+/**
+ * One LAMB step of parameter `i` on the wasm backend: ‖p‖² and the moments /
+ * direction pass (which returns ‖u‖²), the trust ratio formed here exactly as
+ * the JS kernel forms it, then p ← p − lr·ratio·u.
+ */
+function lambCall(wasm: WasmGroupStorage, scratch: WasmScratch, seg: WasmSegment, i: number, t: number, group: ParamGroup<LAMBOptions>): void {
+  const { lr, betas, eps, weightDecay, clampValue, maximize } = group;
+  const arena = wasm.arena;
+  const k = wasm.kernels;
+  const f64 = seg.dtype === 'float64';
+  const n = seg.count(i);
+  const p = seg.ptr(0, i);
+  const u = scratch.ptr(arena, n * (f64 ? 8 : 4));
+  const a = arena.scalars;
+  a[0] = betas[0];
+  a[1] = betas[1];
+  a[2] = 1 - betas[0] ** t;
+  a[3] = 1 - betas[1] ** t;
+  a[4] = eps;
+  a[5] = weightDecay;
+  const pNorm = Math.sqrt(f64 ? k.sumsqOrderedF64(p, n) : k.sumsqOrderedF32(p, n));
+  const uSq = (f64 ? k.lambDirectionF64 : k.lambDirectionF32)(p, seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), u, n, arena.scalarsPtr, maximize ? 1 : 0);
+  const uNorm = Math.sqrt(uSq);
+  const ratio = pNorm === 0 || uNorm === 0 ? 1 : Math.min(pNorm, clampValue) / uNorm;
+  a[0] = lr * ratio;
+  (f64 ? k.lambApplyF64 : k.lambApplyF32)(p, u, n, arena.scalarsPtr);
 }

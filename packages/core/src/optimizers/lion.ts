@@ -110,6 +110,6 @@ function lionCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, group: Pa
   a[1] = betas[0];
   a[2] = betas[1];
   a[3] = 1 - lr * weightDecay;
-  const k = arena.exports;
+  const k = wasm.kernels;
   (seg.dtype === 'float64' ? k.lionF64 : k.lionF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

@@ -1,4 +1,5 @@
-import { type FloatArray, type Parameter, nadamUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, type Parameter, nadamUpdate, resolveBackend, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment, gatherSegmentState } from '../flat-state.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBetas, checkBoolean, checkNonNegative, checkOneOf, checkPositive } from '../validation.js';
 
@@ -65,6 +66,9 @@ const COMPAT_MODES: readonly NAdamCompat[] = ['latest', 'torch-1.13'];
  * p ← p − lr·(1 − μt)/(1 − Πμ) · g/d − lr·μ(t+1)/(1 − Πμ_next) · m/d
  * ```
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * whose parameters share their step and `mu_product` (see `Adam`).
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -76,8 +80,17 @@ const COMPAT_MODES: readonly NAdamCompat[] = ['latest', 'torch-1.13'];
  * ```
  */
 export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<NAdamOptions>) => NAdamState;
+
   constructor(params: ParamsArg<NAdamOptions>, options: Partial<NAdamOptions> & OptimizerSettings = {}) {
     super('NAdam', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'NAdam');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => NADAM_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<NAdamOptions>): void {
@@ -95,6 +108,10 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
   }
 
   protected updateGroup(group: ParamGroup<NAdamOptions>): void {
+    if (this.wasm !== null) {
+      this.updateGroupWasm(this.wasm, group);
+      return;
+    }
     const { lr, betas, eps, weightDecay, momentumDecay, maximize, compat } = group;
     const beta1 = betas[0];
     const beta2 = betas[1];
@@ -122,4 +139,64 @@ export class NAdam extends Optimizer<NAdamOptions, NAdamState> {
       nadamUpdate(p.data, g, s.exp_avg, s.exp_avg_sq, beta1, beta2, bc2, eps, gradCoef, momentumCoef, weightDecay, maximize);
     }
   }
+
+  /**
+   * The wasm step: ONE kernel call per segment when every parameter has a
+   * gradient and all share their step count and `mu_product` (the scalars
+   * depend on both), else one call per parameter that has a gradient.
+   */
+  private updateGroupWasm(wasm: WasmGroupStorage, group: ParamGroup<NAdamOptions>): void {
+    const segs = wasm.prepare(group);
+    for (let segIndex = 0; segIndex < segs.length; segIndex++) {
+      const seg = segs[segIndex]!;
+      const shared = gatherSegmentState(seg, this.stateOfParam, group, 'step');
+      let whole = shared >= 0;
+      const first = whole ? this.state.get(seg.params[0]!)! : null;
+      for (let pIndex = 1; whole && pIndex < seg.params.length; pIndex++) {
+        if (this.state.get(seg.params[pIndex]!)!.mu_product !== first!.mu_product) whole = false;
+      }
+      if (whole) {
+        const muProduct = nadamCall(wasm, seg, -1, ++first!.step, first!.mu_product, group);
+        for (let pIndex = 0; pIndex < seg.params.length; pIndex++) {
+          const s = this.state.get(seg.params[pIndex]!)!;
+          s.step = first!.step;
+          s.mu_product = muProduct;
+        }
+        continue;
+      }
+      for (let i = 0; i < seg.params.length; i++) {
+        if (seg.hasGrad[i] === 0) continue;
+        const s = this.state.get(seg.params[i]!)!;
+        s.mu_product = nadamCall(wasm, seg, i, ++s.step, s.mu_product, group);
+      }
+    }
+  }
+}
+
+const NADAM_KEYS: readonly string[] = ['exp_avg', 'exp_avg_sq'];
+
+/** One NAdam kernel call at step t from `muProduct` (the state's, before this step); returns the new `mu_product`. */
+function nadamCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, t: number, muProductBefore: number, group: ParamGroup<NAdamOptions>): number {
+  const { lr, betas, eps, weightDecay, momentumDecay, maximize, compat } = group;
+  const beta1 = betas[0];
+  // The scalars exactly as the JS path forms them (float32 mu_product included), so both backends agree.
+  const mu = beta1 * (1 - 0.5 * 0.96 ** (t * momentumDecay));
+  const muNext = beta1 * (1 - 0.5 * 0.96 ** ((t + 1) * momentumDecay));
+  const muProduct = Math.fround(muProductBefore * Math.fround(mu));
+  const muProductNext =
+    compat === 'torch-1.13' ? Math.fround(Math.fround(muProduct * Math.fround(mu)) * Math.fround(muNext)) : muProduct * muNext;
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  a[0] = beta1;
+  a[1] = betas[1];
+  a[2] = 1 - betas[1] ** t;
+  a[3] = eps;
+  a[4] = (lr * (1 - mu)) / (1 - muProduct);
+  a[5] = (lr * muNext) / (1 - muProductNext);
+  a[6] = weightDecay;
+  const k = wasm.kernels;
+  (seg.dtype === 'float64' ? k.nadamF64 : k.nadamF32)(
+    seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), seg.count(i), arena.scalarsPtr, maximize ? 1 : 0,
+  );
+  return muProduct;
 }

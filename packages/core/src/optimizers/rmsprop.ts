@@ -155,6 +155,6 @@ function rmspropCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, group:
   a[2] = eps;
   a[3] = weightDecay;
   a[4] = momentum;
-  const k = arena.exports;
+  const k = wasm.kernels;
   (seg.dtype === 'float64' ? k.rmspropF64 : k.rmspropF32)(seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), gradAvg, buf, seg.count(i), arena.scalarsPtr, maximize ? 1 : 0);
 }

@@ -1,4 +1,6 @@
-import { type FloatArray, InvalidOptionError, type Parameter, rpropUpdate, zerosLike } from '@opt/tensor';
+import { type Backend, type FloatArray, InvalidOptionError, type Parameter, resolveBackend, rpropUpdate, zerosLike } from '@opt/tensor';
+import { WasmGroupStorage, type WasmSegment } from '../flat-state.js';
+import { wasmElementwiseStep } from './elementwise-wasm.js';
 import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
 import { checkBoolean, checkFinite, checkNonNegative, checkPositive } from '../validation.js';
 
@@ -41,6 +43,9 @@ const DEFAULTS: RpropOptions = { lr: 1e-2, etas: [0.5, 1.2], stepSizes: [1e-6, 5
  *
  * η starts at `lr` and the clamp applies from the first step.
  *
+ * With `backend: 'wasm'`, one WebAssembly SIMD kernel call per parameter group
+ * (see `Adam`), bit-identical to the JS backend in float32 and float64.
+ *
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
@@ -52,8 +57,17 @@ const DEFAULTS: RpropOptions = { lr: 1e-2, etas: [0.5, 1.2], stepSizes: [1e-6, 5
  * ```
  */
 export class Rprop extends Optimizer<RpropOptions, RpropState> {
+  /** The kernel backend this optimizer runs on (resolved from the `backend` setting). */
+  readonly backend: Backend;
+  private readonly wasm: WasmGroupStorage | null;
+  private readonly stateOfParam: (p: Parameter, group: ParamGroup<RpropOptions>) => RpropState;
+
   constructor(params: ParamsArg<RpropOptions>, options: Partial<RpropOptions> & OptimizerSettings = {}) {
     super('Rprop', params, DEFAULTS, options);
+    this.backend = resolveBackend(options.backend, 'Rprop');
+    this.wasm = this.backend === 'wasm' ? new WasmGroupStorage(() => RPROP_KEYS, (p) => this.state.get(p)) : null;
+    this.gradientScanner = this.wasm;
+    this.stateOfParam = (p, group) => this.stateFor(p, group);
   }
 
   protected validateGroup(o: Readonly<RpropOptions>): void {
@@ -85,6 +99,10 @@ export class Rprop extends Optimizer<RpropOptions, RpropState> {
   }
 
   protected updateGroup(group: ParamGroup<RpropOptions>): void {
+    if (this.wasm !== null) {
+      wasmElementwiseStep(this.wasm, group, this.stateOfParam, false, rpropCall);
+      return;
+    }
     const { etas, stepSizes, maximize } = group;
     const etaminus = etas[0];
     const etaplus = etas[1];
@@ -104,4 +122,20 @@ export class Rprop extends Optimizer<RpropOptions, RpropState> {
       rpropUpdate(p.data, g, s.prev, s.step_size, down, up, lo, hi, maximize);
     }
   }
+}
+
+const RPROP_KEYS: readonly string[] = ['prev', 'step_size'];
+
+function rpropCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, _t: number, group: ParamGroup<RpropOptions>): void {
+  const arena = wasm.arena;
+  const a = arena.scalars;
+  // The float32 kernel rounds the etas to float32 itself, as PyTorch's tensor of the parameter's dtype does.
+  a[0] = group.etas[0];
+  a[1] = group.etas[1];
+  a[2] = group.stepSizes[0];
+  a[3] = group.stepSizes[1];
+  const k = wasm.kernels;
+  (seg.dtype === 'float64' ? k.rpropF64 : k.rpropF32)(
+    seg.ptr(0, i), seg.ptr(1, i), seg.ptr(2, i), seg.ptr(3, i), seg.count(i), arena.scalarsPtr, group.maximize ? 1 : 0,
+  );
 }

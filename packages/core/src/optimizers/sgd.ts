@@ -151,7 +151,7 @@ function sgdCall(wasm: WasmGroupStorage, seg: WasmSegment, i: number, group: Par
   a[1] = momentum;
   a[2] = dampening;
   a[3] = weightDecay;
-  const k = arena.exports;
+  const k = wasm.kernels;
   (seg.dtype === 'float64' ? k.sgdF64 : k.sgdF32)(
     seg.ptr(0, i), seg.ptr(1, i), momentum !== 0 ? seg.ptr(2, i) : 0, seg.count(i), arena.scalarsPtr, nesterov ? 1 : 0, maximize ? 1 : 0, first ? 1 : 0,
   );

@@ -3,3 +3,6 @@
  *
  * @packageDocumentation
  */
+export * from './pool.js';
+export * from './entry.js';
+export * from './checkpoint.js';

@@ -1,5 +1,7 @@
 import type { DType, FloatArray } from '../dtype.js';
 import { InvalidOptionError, OptError } from '../errors.js';
+import type { KernelThreadPool } from '../threads/pool.js';
+import { THREADED_KERNELS, getThreadThreshold } from '../threads/kernels.js';
 import { type WasmKernelExports, instantiateKernels, wasmLoadError } from './loader.js';
 
 const PAGE = 65536;
@@ -39,7 +41,16 @@ export interface ArenaRegion {
 export interface WasmArenaOptions {
   /** Bytes to reserve up front, so that early allocations do not grow the memory. Default 1 MiB. */
   initialBytes?: number;
+  /**
+   * Create the arena over the shared memory of this thread pool (see
+   * `createThreadPool`), so that {@link WasmArena.kernels} can split large
+   * calls over the pool's threads. A pool's memory has a single arena:
+   * `create({ pool })` returns the same one every time (also `pool.arena`).
+   */
+  pool?: KernelThreadPool;
 }
+
+const poolArenas = new WeakMap<KernelThreadPool, WasmArena>();
 
 interface FreeBlock {
   offset: number;
@@ -74,8 +85,11 @@ interface FreeBlock {
  * ```
  */
 export class WasmArena {
-  /** The module's raw exports: kernels over byte pointers into this arena's memory. */
+  /** The module's raw exports: kernels over byte pointers into this arena's memory, always on the calling thread. */
   readonly exports: WasmKernelExports;
+  /** The thread pool whose shared memory this arena carves, or `null` for an arena with its own memory. */
+  readonly pool: KernelThreadPool | null;
+  private readonly dispatchers = new Map<number, WasmKernelExports>();
   private top: number;
   private readonly freeList: FreeBlock[] = [];
   private readonly listeners = new Map<ArenaRegion, ArenaGrowthListener>();
@@ -84,8 +98,9 @@ export class WasmArena {
   readonly scalarsPtr: number;
   private scalarView: Float64Array;
 
-  private constructor(exports: WasmKernelExports, initialBytes: number) {
+  private constructor(exports: WasmKernelExports, initialBytes: number, pool: KernelThreadPool | null) {
     this.exports = exports;
+    this.pool = pool;
     // Start past the module's static data, and never at 0: pointer 0 means "no buffer" to the kernels.
     this.top = alignUp(Math.max(exports.heapBase(), ALIGN));
     this.scalarsPtr = this.top;
@@ -104,6 +119,15 @@ export class WasmArena {
     if (!Number.isFinite(initialBytes) || initialBytes < 0 || initialBytes > MAX_BYTES) {
       throw new InvalidOptionError('initialBytes', initialBytes, `a number of bytes in [0, ${MAX_BYTES}]`, 'WasmArena');
     }
+    const pool = options.pool;
+    if (pool !== undefined) {
+      let shared = poolArenas.get(pool);
+      if (shared === undefined) {
+        shared = new WasmArena(pool.exports, initialBytes, pool);
+        poolArenas.set(pool, shared);
+      }
+      return shared;
+    }
     const exports = instantiateKernels();
     if (exports === null) {
       const why = wasmLoadError();
@@ -113,7 +137,35 @@ export class WasmArena {
           (why instanceof Error ? ` (${why.message}); where synchronous compilation is refused, await initWasm() first` : ''),
       );
     }
-    return new WasmArena(exports, initialBytes);
+    return new WasmArena(exports, initialBytes, null);
+  }
+
+  /**
+   * The kernels with {@link WasmArena.exports}' signatures, where the
+   * element-wise ones (`THREADED_KERNELS`) are split over all of the pool's
+   * threads when `n` reaches `getThreadThreshold()`. Without a pool (or after
+   * it was shut down), the plain exports.
+   */
+  get kernels(): WasmKernelExports {
+    return this.kernelsFor(this.pool === null ? 1 : this.pool.threads);
+  }
+
+  /**
+   * Like {@link WasmArena.kernels}, with at most `threads` threads per call
+   * (1: always the calling thread). Each element is updated by exactly one
+   * thread with the single-thread arithmetic, so results are bit-identical for
+   * every thread count. The object is created once per thread count and
+   * cached: calls through it allocate nothing.
+   */
+  kernelsFor(threads: number): WasmKernelExports {
+    const pool = this.pool;
+    if (pool === null || threads <= 1) return this.exports;
+    let k = this.dispatchers.get(threads);
+    if (k === undefined) {
+      k = splitKernels(this.exports, pool, threads);
+      this.dispatchers.set(threads, k);
+    }
+    return k;
   }
 
   /**
@@ -295,7 +347,7 @@ export class WasmArena {
     a[1] = momentum;
     a[2] = dampening;
     a[3] = weightDecay;
-    const k = this.exports;
+    const k = this.kernels;
     (p instanceof Float64Array ? k.sgdF64 : k.sgdF32)(p.byteOffset, g.byteOffset, b, p.length, this.scalarsPtr, nesterov ? 1 : 0, maximize ? 1 : 0, first ? 1 : 0);
   }
 
@@ -327,7 +379,7 @@ export class WasmArena {
     a[4] = eps;
     a[5] = l2;
     a[6] = decay;
-    const k = this.exports;
+    const k = this.kernels;
     (p instanceof Float64Array ? k.adamF64 : k.adamF32)(p.byteOffset, g.byteOffset, mp, vp, xp, p.length, this.scalarsPtr, maximize ? 1 : 0);
   }
 
@@ -340,7 +392,7 @@ export class WasmArena {
     a[1] = beta1;
     a[2] = beta2;
     a[3] = decay;
-    const k = this.exports;
+    const k = this.kernels;
     (p instanceof Float64Array ? k.lionF64 : k.lionF32)(p.byteOffset, g.byteOffset, mp, p.length, this.scalarsPtr, maximize ? 1 : 0);
   }
 
@@ -352,7 +404,7 @@ export class WasmArena {
     a[0] = clr;
     a[1] = eps;
     a[2] = weightDecay;
-    const k = this.exports;
+    const k = this.kernels;
     (p instanceof Float64Array ? k.adagradF64 : k.adagradF32)(p.byteOffset, g.byteOffset, sp, p.length, this.scalarsPtr, maximize ? 1 : 0);
   }
 
@@ -380,7 +432,7 @@ export class WasmArena {
     a[2] = eps;
     a[3] = weightDecay;
     a[4] = momentum;
-    const k = this.exports;
+    const k = this.kernels;
     (p instanceof Float64Array ? k.rmspropF64 : k.rmspropF32)(p.byteOffset, g.byteOffset, sq, ga, bp, p.length, this.scalarsPtr, maximize ? 1 : 0);
   }
 
@@ -406,8 +458,8 @@ export class WasmArena {
   scaleInPlace(x: FloatArray, a: number): void {
     this.ptr(x, x, 'scaleInPlace');
     this.scalarView[0] = a;
-    if (x instanceof Float64Array) this.exports.scaleF64(x.byteOffset, x.length, this.scalarsPtr);
-    else this.exports.scaleF32(x.byteOffset, x.length, this.scalarsPtr);
+    if (x instanceof Float64Array) this.kernels.scaleF64(x.byteOffset, x.length, this.scalarsPtr);
+    else this.kernels.scaleF32(x.byteOffset, x.length, this.scalarsPtr);
   }
 
   private check2(p: FloatArray, g: FloatArray, where: string): void {
@@ -433,4 +485,27 @@ function alignUp(n: number): number {
 
 function describe(x: FloatArray): string {
   return `${x.constructor.name}(${x.length})`;
+}
+
+type Kernel = (a0: number, a1: number, a2?: number, a3?: number, a4?: number, a5?: number, a6?: number, a7?: number, a8?: number, a9?: number) => unknown;
+
+/** `exports` with every threaded kernel replaced by a wrapper that sends calls with n ≥ the threshold to `pool`. */
+function splitKernels(exports: WasmKernelExports, pool: KernelThreadPool, threads: number): WasmKernelExports {
+  const table: Record<string, unknown> = {};
+  for (const name of Object.keys(exports)) table[name] = (exports as unknown as Record<string, unknown>)[name];
+  THREADED_KERNELS.forEach((descriptor, id) => {
+    const direct = table[descriptor.name] as Kernel | undefined;
+    if (typeof direct !== 'function') return;
+    table[descriptor.name] = splitKernel(direct, pool, id, descriptor.pointers, threads);
+  });
+  return table as unknown as WasmKernelExports;
+}
+
+function splitKernel(direct: Kernel, pool: KernelThreadPool, id: number, pointers: number, threads: number): Kernel {
+  // Fixed arity, no rest parameters: a call must not allocate an arguments array.
+  return (a0, a1, a2, a3, a4, a5, a6, a7, a8, a9) => {
+    const n = pointers === 1 ? a1 : pointers === 3 ? a3 : pointers === 5 ? a5 : pointers === 2 ? a2 : pointers === 4 ? a4 : pointers === 6 ? a6 : a7;
+    if ((n as number) >= getThreadThreshold() && pool.open) pool.run(id, threads, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+    else direct(a0, a1, a2, a3, a4, a5, a6, a7, a8, a9);
+  };
 }

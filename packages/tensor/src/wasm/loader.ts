@@ -1,4 +1,4 @@
-import { WASM_MODULE_BASE64 } from './module.generated.js';
+import { WASM_MODULE_BASE64, WASM_SHARED_MODULE_BASE64 } from './module.generated.js';
 import { decodeBase64 } from './base64.js';
 
 /**
@@ -12,6 +12,7 @@ interface WasmApi {
   Instance: new (module: object, imports?: object) => { readonly exports: Record<string, unknown> };
   validate(bytes: Uint8Array): boolean;
   compile(bytes: Uint8Array): Promise<object>;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
 }
 
 /** A WebAssembly linear memory, as the arena sees it. */
@@ -66,6 +67,54 @@ export interface WasmKernelExports {
   scaleF32(x: number, n: number, args: number): void;
   /** x ← a·x; args: a. */
   scaleF64(x: number, n: number, args: number): void;
+  /** Adadelta; args: lr, rho, eps, weightDecay. */
+  adadeltaF32(p: number, g: number, squareAvg: number, accDelta: number, n: number, args: number, maximize: number): void;
+  /** Adadelta; args: lr, rho, eps, weightDecay. */
+  adadeltaF64(p: number, g: number, squareAvg: number, accDelta: number, n: number, args: number, maximize: number): void;
+  /** Adamax; args: clr, beta1, beta2, eps, weightDecay. */
+  adamaxF32(p: number, g: number, m: number, u: number, n: number, args: number, maximize: number): void;
+  /** Adamax; args: clr, beta1, beta2, eps, weightDecay. */
+  adamaxF64(p: number, g: number, m: number, u: number, n: number, args: number, maximize: number): void;
+  /** NAdam; args: beta1, beta2, bc2, eps, gradCoef, momentumCoef, weightDecay. */
+  nadamF32(p: number, g: number, m: number, v: number, n: number, args: number, maximize: number): void;
+  /** NAdam; args: beta1, beta2, bc2, eps, gradCoef, momentumCoef, weightDecay. */
+  nadamF64(p: number, g: number, m: number, v: number, n: number, args: number, maximize: number): void;
+  /** RAdam; args: beta1, beta2, stepSize, eps, weightDecay. */
+  radamF32(p: number, g: number, m: number, v: number, n: number, args: number, rectified: number, maximize: number): void;
+  /** RAdam; args: beta1, beta2, stepSize, eps, weightDecay. */
+  radamF64(p: number, g: number, m: number, v: number, n: number, args: number, rectified: number, maximize: number): void;
+  /** Rprop; args: etaminus, etaplus, minStep, maxStep. */
+  rpropF32(p: number, g: number, prev: number, stepSize: number, n: number, args: number, maximize: number): void;
+  /** Rprop; args: etaminus, etaplus, minStep, maxStep. */
+  rpropF64(p: number, g: number, prev: number, stepSize: number, n: number, args: number, maximize: number): void;
+  /** LAMB moments and direction u (into the scratch `u`); returns Σ u² (index order); args: beta1, beta2, bc1, bc2, eps, weightDecay. */
+  lambDirectionF32(p: number, g: number, m: number, v: number, u: number, n: number, args: number, maximize: number): number;
+  /** LAMB moments and direction u (into the scratch `u`); returns Σ u² (index order); args: beta1, beta2, bc1, bc2, eps, weightDecay. */
+  lambDirectionF64(p: number, g: number, m: number, v: number, u: number, n: number, args: number, maximize: number): number;
+  /** LAMB update p ← p − scale·u; args: scale (= lr·trust ratio). */
+  lambApplyF32(p: number, u: number, n: number, args: number): void;
+  /** LAMB update p ← p − scale·u; args: scale (= lr·trust ratio). */
+  lambApplyF64(p: number, u: number, n: number, args: number): void;
+  /** LARS update after the trust ratio; args: scaled (= lr·ratio), momentum, weightDecay. */
+  larsF32(p: number, g: number, buf: number, n: number, args: number, nesterov: number, maximize: number): void;
+  /** LARS update after the trust ratio; args: scaled (= lr·ratio), momentum, weightDecay. */
+  larsF64(p: number, g: number, buf: number, n: number, args: number, nesterov: number, maximize: number): void;
+  /** Adafactor, factored (rank ≥ 2; scratch: ≥ cols float64s); per parameter, not splittable; args: rho, w, eps1, eps2, d, decay, beta1. */
+  adafactorFactoredF32(p: number, g: number, rowVar: number, colVar: number, expAvg: number, scratch: number, n: number, args: number, rows: number, cols: number, maximize: number): void;
+  /** Adafactor, factored (rank ≥ 2; scratch: ≥ cols float64s); per parameter, not splittable; args: rho, w, eps1, eps2, d, decay, beta1. */
+  adafactorFactoredF64(p: number, g: number, rowVar: number, colVar: number, expAvg: number, scratch: number, n: number, args: number, rows: number, cols: number, maximize: number): void;
+  /** Adafactor, rank ≤ 1 (whole variance); per parameter, not splittable; args: rho, w, eps1, eps2, d, decay, beta1. */
+  adafactorVectorF32(p: number, g: number, variance: number, expAvg: number, n: number, args: number, maximize: number): void;
+  /** Adafactor, rank ≤ 1 (whole variance); per parameter, not splittable; args: rho, w, eps1, eps2, d, decay, beta1. */
+  adafactorVectorF64(p: number, g: number, variance: number, expAvg: number, n: number, args: number, maximize: number): void;
+  /** Σ x² in float64, in index order: bit for bit the JS `sumOfSquares`. */
+  sumsqOrderedF32(x: number, n: number): number;
+  /** Σ x² in float64, in index order: bit for bit the JS `sumOfSquares`. */
+  sumsqOrderedF64(x: number, n: number): number;
+  /** x ← min(maxNorm/(‖x‖₂ + 1e-6), 1)·x; returns ‖x‖₂ before clipping; not splittable; args: maxNorm. */
+  clipNormF32(x: number, n: number, args: number): number;
+  /** x ← min(maxNorm/(‖x‖₂ + 1e-6), 1)·x; returns ‖x‖₂ before clipping; not splittable; args: maxNorm. */
+  clipNormF64(x: number, n: number, args: number): number;
 }
 
 // (module (func (result v128) (v128.const i32x4 0 0 0 0))): validates only where SIMD is supported.
@@ -142,4 +191,52 @@ export function instantiateKernels(): WasmKernelExports | null {
   const wasm = api();
   if (module === null || wasm === undefined) return null;
   return new wasm.Instance(module, {}).exports as unknown as WasmKernelExports;
+}
+
+let sharedCompiled: object | null = null;
+
+/**
+ * The kernel module's shared-memory variant (same kernels, built to import a
+ * shared `env.memory`), compiled asynchronously and cached; `null` where
+ * WebAssembly SIMD or the threads proposal (shared memory, atomics) is missing.
+ * Used by the thread pool, which instantiates it once per thread over one
+ * shared memory.
+ */
+export async function compileSharedWasmModule(): Promise<object | null> {
+  if (sharedCompiled !== null) return sharedCompiled;
+  const wasm = api();
+  if (wasm === undefined || !simdSupported()) return null;
+  try {
+    sharedCompiled = await wasm.compile(decodeBase64(WASM_SHARED_MODULE_BASE64));
+  } catch (e) {
+    lastError = e;
+  }
+  return sharedCompiled;
+}
+
+/**
+ * A new shared WebAssembly memory of `initialPages` pages, growable up to
+ * `maximumPages` (64 KiB each), or `null` where the engine cannot create one
+ * (no threads support, or a browser page that is not cross-origin isolated).
+ */
+export function createSharedMemory(initialPages: number, maximumPages: number): WasmMemory | null {
+  const wasm = api();
+  if (wasm === undefined || typeof wasm.Memory !== 'function') return null;
+  try {
+    return new wasm.Memory({ initial: initialPages, maximum: maximumPages, shared: true });
+  } catch (e) {
+    lastError = e;
+    return null;
+  }
+}
+
+/**
+ * An instance of the shared-memory variant (compiled by
+ * {@link compileSharedWasmModule}) over `memory`: the kernels then read and write
+ * that memory, which other threads' instances see too.
+ */
+export function instantiateSharedKernels(module: object, memory: WasmMemory): WasmKernelExports | null {
+  const wasm = api();
+  if (wasm === undefined) return null;
+  return new wasm.Instance(module, { env: { memory } }).exports as unknown as WasmKernelExports;
 }

@@ -1,0 +1,185 @@
+import { Adam, SGD } from '@opt/core';
+import { mlpLearnedOptimizerFactory, taskProblem } from '@opt/learned';
+import type { MLPClassificationTask, TaskFamily } from '@opt/tasks';
+import { loadFashionMnist, loadIris, loadWine } from '@opt/tasks/node';
+import {
+  OOD_ACTIVATION_FAMILY,
+  OOD_SIZE_FAMILY,
+  SyntheticClassificationFamily,
+  TRAIN_FAMILY,
+  datasetFamilies,
+  downsample8,
+} from './families.js';
+
+/** Which family a held-out task comes from. */
+export type SplitName = 'in-distribution' | 'ood-size' | 'ood-activation' | 'ood-datasets';
+
+/** One task to evaluate: everything is rebuilt from these fields inside a worker. */
+export interface EvalJob {
+  split: SplitName;
+  /** Index of the data-set family within the `ood-datasets` split (wine, iris, fashion8). */
+  familyIndex: number;
+  taskSeed: number;
+  /** Nominal horizon K; runs go to 4K and are read at K, 2K, 4K. */
+  K: number;
+  /** The learned optimizer's meta-parameters (as shipped: decoded from the weights record). */
+  metaParams: number[];
+  lr: number;
+  hidden: [number, number];
+  /** Adam's lr tuned once over the meta-validation tasks (0: tuning job, skip the scored runs). */
+  globalLr: number;
+  /** Learning-rate grid of the per-task tuned baselines. */
+  grid: number[];
+  /** Batch-order seed used for tuning; scores use `scoreSeeds`. */
+  tuneSeed: number;
+  scoreSeeds: number[];
+  /** Only run Adam over the grid on the tuning seed (meta-validation tuning of the global lr). */
+  tuneOnly?: boolean;
+}
+
+/** Per-horizon results of one optimizer on one task: final full-batch training loss per score seed. */
+export interface EvalTaskResult {
+  split: SplitName;
+  name: string;
+  params: number;
+  initialLoss: number;
+  /** `losses[optimizer][h][s]`: final training loss at horizon index h (K, 2K, 4K), score seed s. */
+  losses: Record<string, number[][]>;
+  /** Test losses of the learned optimizer and tuned Adam+cosine at each horizon (mean over seeds). */
+  testLosses: Record<string, number[]>;
+  /** Chosen lr per baseline and horizon. */
+  tunedLr: Record<string, number[]>;
+  /** Adam's final training loss per grid lr at each horizon on the tuning seed (for the global-lr tuning). */
+  adamGrid: number[][];
+  /** Milliseconds per step: learned (optimizer + fwd/bwd) and Adam (same), measured on this task. */
+  msPerStep: { learned: number; adam: number };
+}
+
+let datasets: TaskFamily<MLPClassificationTask>[] | null = null;
+function family(job: EvalJob): TaskFamily<MLPClassificationTask> {
+  switch (job.split) {
+    case 'in-distribution':
+      return new SyntheticClassificationFamily(TRAIN_FAMILY);
+    case 'ood-size':
+      return new SyntheticClassificationFamily(OOD_SIZE_FAMILY);
+    case 'ood-activation':
+      return new SyntheticClassificationFamily(OOD_ACTIVATION_FAMILY);
+    case 'ood-datasets': {
+      datasets ??= datasetFamilies({ wine: loadWine(), iris: loadIris(), fashion8: downsample8(loadFashionMnist({ split: 'test' }), 'fashion-mnist-8x8') });
+      return datasets[job.familyIndex]!;
+    }
+  }
+}
+
+type Kind = 'adam' | 'adam-cosine' | 'sgdm' | 'learned';
+
+/**
+ * Train one task from its initial parameters for `steps` steps and return the full-batch training loss after
+ * each step in `at` (NaN once non-finite), and the test loss at the end.
+ */
+function run(
+  task: MLPClassificationTask,
+  kind: Kind,
+  lr: number,
+  steps: number,
+  at: number[],
+  dataSeed: number,
+  meta: Float64Array | null,
+  hidden: [number, number],
+): { train: number[]; test: number[]; ms: number } {
+  const problem = taskProblem(task, dataSeed);
+  problem.reset();
+  const params = problem.parameters;
+  const opt =
+    kind === 'learned'
+      ? mlpLearnedOptimizerFactory({ lr, hidden, nonFinite: 'ignore' }).create(params, meta!)
+      : kind === 'sgdm'
+        ? new SGD(params, { lr, momentum: 0.9, nonFinite: 'ignore' })
+        : new Adam(params, { lr, nonFinite: 'ignore' });
+  const train: number[] = [];
+  const test: number[] = [];
+  let k = 0;
+  const t0 = performance.now();
+  let loss = 0;
+  const closure = (): number => loss;
+  for (let t = 1; t <= steps; t++) {
+    if (kind === 'adam-cosine') opt.paramGroups[0]!.lr = 0.5 * lr * (1 + Math.cos((Math.PI * (t - 1)) / steps));
+    loss = problem.lossAndGrad();
+    if (!Number.isFinite(loss)) break;
+    opt.step(closure);
+    if (t === at[k]) {
+      const l = problem.trainLoss();
+      train.push(Number.isFinite(l) ? l : NaN);
+      test.push(problem.testLoss!());
+      k++;
+    }
+  }
+  const ms = (performance.now() - t0) / steps;
+  while (train.length < at.length) {
+    train.push(NaN);
+    test.push(NaN);
+  }
+  return { train, test, ms };
+}
+
+const argmin = (xs: number[]): number => xs.reduce((best, x, i) => (Number.isFinite(x) && (!(Number.isFinite(xs[best]!)) || x < xs[best]!) ? i : best), 0);
+
+/** Evaluate one held-out task: tune the baselines on the tuning seed, then score everything on the score seeds. */
+export function evaluateTask(job: EvalJob): EvalTaskResult {
+  const task = family(job).sample(job.taskSeed);
+  const K = job.K;
+  const H = [K, 2 * K, 4 * K];
+  const meta = Float64Array.from(job.metaParams);
+  task.reset();
+  const initialLoss = task.objective.loss(task.train);
+  const losses: Record<string, number[][]> = {};
+  const testLosses: Record<string, number[]> = {};
+  const tunedLr: Record<string, number[]> = {};
+  const adamGrid = job.grid.map((lr) => run(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.hidden).train);
+  const result: EvalTaskResult = {
+    split: job.split,
+    name: task.name,
+    params: task.params.count,
+    initialLoss,
+    losses,
+    testLosses,
+    tunedLr,
+    adamGrid: H.map((_, h) => adamGrid.map((r) => r[h]!)),
+    msPerStep: { learned: 0, adam: 0 },
+  };
+  if (job.tuneOnly) return result;
+  const sgdGrid = job.grid.map((lr) => run(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.hidden).train);
+  const cosGrid = H.map((h) => job.grid.map((lr) => run(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.hidden).train[0]!));
+  tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
+  tunedLr['sgdm'] = H.map((_, h) => job.grid[argmin(sgdGrid.map((r) => r[h]!))]!);
+  tunedLr['adam-cosine'] = H.map((_, h) => job.grid[argmin(cosGrid[h]!)]!);
+  tunedLr['adam-global'] = H.map(() => job.globalLr);
+  for (const name of ['adam', 'sgdm', 'adam-cosine', 'adam-global', 'learned']) {
+    losses[name] = H.map(() => []);
+    testLosses[name] = H.map(() => 0);
+  }
+  let msLearned = 0;
+  let msAdam = 0;
+  for (const seed of job.scoreSeeds) {
+    const learned = run(task, 'learned', job.lr, 4 * K, H, seed, meta, job.hidden);
+    msLearned += learned.ms;
+    const global = run(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.hidden);
+    msAdam += global.ms;
+    H.forEach((h, i) => {
+      losses['learned']![i]!.push(learned.train[i]!);
+      testLosses['learned']![i]! += learned.test[i]! / job.scoreSeeds.length;
+      losses['adam-global']![i]!.push(global.train[i]!);
+      testLosses['adam-global']![i]! += global.test[i]! / job.scoreSeeds.length;
+      for (const [name, kind] of [['adam', 'adam'], ['sgdm', 'sgdm']] as const) {
+        const r = run(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.hidden);
+        losses[name]![i]!.push(r.train[0]!);
+        testLosses[name]![i]! += r.test[0]! / job.scoreSeeds.length;
+      }
+      const c = run(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.hidden);
+      losses['adam-cosine']![i]!.push(c.train[0]!);
+      testLosses['adam-cosine']![i]! += c.test[0]! / job.scoreSeeds.length;
+    });
+  }
+  result.msPerStep = { learned: msLearned / job.scoreSeeds.length, adam: msAdam / job.scoreSeeds.length };
+  return result;
+}

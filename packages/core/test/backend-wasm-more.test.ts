@@ -1,0 +1,306 @@
+/**
+ * The WebAssembly backend of Adadelta, Adamax, NAdam, RAdam, Rprop, LAMB, LARS
+ * and Adafactor, and the clip-by-norm kernels: PyTorch fixture replays on the
+ * wasm backend, agreement with the JS backend (bit for bit in float64; in
+ * float32 bit for bit where the kernel computes in float64 as the JS reference
+ * does, else within 1e-6 relative), state dicts, missing gradients, the
+ * non-finite policy.
+ */
+import { type FloatArray, NonFiniteError, Parameter, Rng, WasmArena, sumOfSquares } from '@opt/tensor';
+import {
+  Adadelta,
+  Adafactor,
+  Adamax,
+  LAMB,
+  LARS,
+  NAdam,
+  type Optimizer,
+  type OptimizerSettings,
+  RAdam,
+  Rprop,
+  clipGradNorm,
+} from '../src/index';
+import { describeFixtureReplay } from './helpers/fixtures';
+
+type Factory = (params: Parameter[] | Array<Record<string, unknown> & { params: Parameter[] }>, settings: OptimizerSettings & Record<string, unknown>) => Optimizer<object>;
+
+const OPTIMIZERS: Record<string, Factory> = {
+  Adadelta: (p, o) => new Adadelta(p as never, o),
+  Adamax: (p, o) => new Adamax(p as never, o),
+  NAdam: (p, o) => new NAdam(p as never, o),
+  RAdam: (p, o) => new RAdam(p as never, o),
+  Rprop: (p, o) => new Rprop(p as never, o),
+  LAMB: (p, o) => new LAMB(p as never, o),
+  LARS: (p, o) => new LARS(p as never, o),
+  Adafactor: (p, o) => new Adafactor(p as never, o),
+};
+
+/**
+ * Optimizers whose float32 kernels are bit-identical to the JS reference:
+ * Adafactor computes in float64 and rounds where the reference stores; Rprop's
+ * single multiply, compare and add round the same in float32 as in float64
+ * followed by a float32 store.
+ */
+const F32_EXACT = new Set(['Adafactor', 'Rprop']);
+
+describe('PyTorch fixture replays on the wasm backend', () => {
+  describeFixtureReplay('optim/adadelta.json', (groups, options) => new Adadelta(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/adamax.json', (groups, options) => new Adamax(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/nadam.json', (groups, options) => new NAdam(groups, { ...options, compat: 'torch-1.13', backend: 'wasm' }));
+  describeFixtureReplay('optim/radam.json', (groups, options) => new RAdam(groups, { ...options, backend: 'wasm' }));
+  describeFixtureReplay('optim/rprop.json', (groups, options) => new Rprop(groups, { ...options, backend: 'wasm' }));
+});
+
+/** Options that exercise every branch of each kernel, per optimizer. */
+const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
+  Adadelta: [{ lr: 1 }, { lr: 0.5, rho: 0.8, weightDecay: 0.01, maximize: true }],
+  Adamax: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.1, maximize: true }],
+  NAdam: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.01, momentumDecay: 0.01, compat: 'torch-1.13', maximize: true }],
+  // betas[1] = 0.9: ρ∞ = 19, so the first steps are unrectified and the later ones rectified.
+  RAdam: [{ lr: 0.01 }, { lr: 0.01, betas: [0.9, 0.9], weightDecay: 0.01, maximize: true }],
+  Rprop: [{ lr: 0.01 }, { lr: 0.01, etas: [0.3, 1.5], stepSizes: [1e-3, 0.02], maximize: true }],
+  LAMB: [{ lr: 0.01 }, { lr: 0.01, weightDecay: 0.1, clampValue: 0.5, maximize: true }],
+  LARS: [
+    { lr: 0.1 },
+    { lr: 0.1, momentum: 0.9, weightDecay: 0.01, nesterov: true },
+    { lr: 0.1, momentum: 0.9, excludeFromAdaptation: true, maximize: true },
+  ],
+  Adafactor: [{ lr: 0.01 }, { lr: 0.01, beta1: 0.9, weightDecay: 0.1, maximize: true }, { lr: 0.05, d: 1, eps: [1e-3, 1e-3] }],
+};
+
+/** Sizes that hit SIMD bodies, tails, tiny tensors, odd column counts and a 3-D (batched) Adafactor factorization. */
+const SHAPES = [[3, 5], [1], [7], [4, 4], [2], [2, 3, 3], [9]];
+
+function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
+  const rng = new Rng(seed);
+  return SHAPES.map((shape, i) =>
+    Parameter.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), { shape, dtype, name: `p${i}` }),
+  );
+}
+
+/** Gradients of step k: some parameters get none on some steps (they must not move). */
+function setGrads(params: Parameter[], k: number, rng: Rng): void {
+  params.forEach((p, i) => {
+    if ((k + i) % 4 === 3) {
+      p.grad = null;
+      return;
+    }
+    const g = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
+    for (let j = 0; j < g.length; j++) g[j] = rng.uniform(-1, 1);
+    p.grad = g;
+  });
+}
+
+function groupsOf(params: Parameter[], lr: number) {
+  // Two groups, the second overriding lr: one kernel call per group where the kernel is element-wise.
+  return [{ params: params.slice(0, 4) }, { params: params.slice(4), lr: lr * 0.5 }];
+}
+
+function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number, allGrads = false) {
+  const params = makeParams(dtype, 11);
+  const opt = OPTIMIZERS[name]!(groupsOf(params, options.lr as number), { ...options, backend });
+  const rng = new Rng(5);
+  const history: number[][] = [];
+  for (let k = 0; k < steps; k++) {
+    setGrads(params, allGrads ? 0 : k, rng);
+    opt.step();
+    history.push(params.flatMap((p) => Array.from(p.data)));
+  }
+  return { opt, params, history, stateDict: opt.stateDict() };
+}
+
+/** max |a − b| over max |b|: the error relative to the trajectory's scale. */
+function maxScaledError(a: number[], b: number[]): number {
+  let diff = 0;
+  let scale = 0;
+  for (let i = 0; i < b.length; i++) {
+    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
+    scale = Math.max(scale, Math.abs(b[i]!));
+  }
+  return diff === 0 ? 0 : diff / scale;
+}
+
+describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {
+  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
+    'float64 trajectories and state dicts are identical bit for bit, with missing gradients (%s)',
+    (_label, options) => {
+      const js = run(name, options, 'js', 'float64', 12);
+      const wasm = run(name, options, 'wasm', 'float64', 12);
+      expect(wasm.opt).toHaveProperty('backend', 'wasm');
+      expect(js.opt).toHaveProperty('backend', 'js');
+      expect(wasm.history).toEqual(js.history);
+      expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
+    },
+  );
+
+  test('float64: one call per whole segment (every parameter has a gradient) matches the JS backend bit for bit', () => {
+    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
+    const js = run(name, options, 'js', 'float64', 6, true);
+    const wasm = run(name, options, 'wasm', 'float64', 6, true);
+    expect(wasm.history).toEqual(js.history);
+    expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
+  });
+
+  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
+    `float32 trajectories ${F32_EXACT.has(name) ? 'are identical bit for bit' : 'stay within 1e-6 relative'} to the JS backend, with the same state layout (%s)`,
+    (_label, options) => {
+      const js = run(name, options, 'js', 'float32', 12);
+      const wasm = run(name, options, 'wasm', 'float32', 12);
+      if (F32_EXACT.has(name)) {
+        expect(wasm.history).toEqual(js.history);
+        expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
+        return;
+      }
+      wasm.history.forEach((h, k) => expect(maxScaledError(h, js.history[k]!)).toBeLessThanOrEqual(1e-6));
+      expect(Object.keys(wasm.stateDict.state)).toEqual(Object.keys(js.stateDict.state));
+      for (const [i, s] of Object.entries(wasm.stateDict.state)) {
+        expect(Object.keys(s as object)).toEqual(Object.keys(js.stateDict.state[i] as object));
+      }
+      expect(wasm.stateDict.param_groups).toEqual(js.stateDict.param_groups);
+    },
+  );
+
+  test('a parameter without a gradient is not updated, and its state is not advanced', () => {
+    const params = makeParams('float64', 3);
+    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
+    const before = Array.from(params[1]!.data);
+    const stateBefore = JSON.stringify(opt.stateDict().state['1'] ?? null);
+    params.forEach((p, i) => (p.grad = i === 1 ? null : new Float64Array(p.size).fill(0.5)));
+    opt.step();
+    opt.step();
+    expect(Array.from(params[1]!.data)).toEqual(before);
+    expect(JSON.stringify(opt.stateDict().state['1'] ?? null)).toBe(stateBefore);
+    expect(Array.from(params[0]!.data)).not.toEqual(Array.from(makeParams('float64', 3)[0]!.data));
+  });
+
+  test('a state dict saved on the wasm backend resumes identically on wasm and on js', () => {
+    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
+    const lr = options.lr as number;
+    const straight = run(name, options, 'wasm', 'float64', 10).history;
+    const params = makeParams('float64', 11);
+    const first = OPTIMIZERS[name]!(groupsOf(params, lr), { ...options, backend: 'wasm' });
+    const rng = new Rng(5);
+    for (let k = 0; k < 5; k++) {
+      setGrads(params, k, rng);
+      first.step();
+    }
+    const saved = JSON.parse(JSON.stringify(first.stateDict()));
+    for (const backend of ['wasm', 'js'] as const) {
+      const resumed = params.map((p) => new Parameter(p.data.slice(), p.shape, p.name));
+      const second = OPTIMIZERS[name]!(groupsOf(resumed, lr), { ...options, backend });
+      second.loadStateDict(saved);
+      const rng2 = new Rng(5);
+      for (let k = 0; k < 5; k++) setGrads(params, k, rng2); // replay the generator to step 5
+      for (let k = 5; k < 10; k++) {
+        setGrads(resumed, k, rng2);
+        second.step();
+        expect(resumed.flatMap((p) => Array.from(p.data))).toEqual(straight[k]);
+      }
+    }
+  });
+
+  test('a non-finite gradient is found by the wasm scan: thrown as NonFiniteError, or the step skipped', () => {
+    const params = makeParams('float32', 2);
+    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
+    params.forEach((p) => (p.grad = new Float32Array(p.size).fill(0.1)));
+    params[3]!.grad![5] = NaN;
+    expect(() => opt.step()).toThrow(NonFiniteError);
+    expect(() => opt.step()).toThrow(/parameter p3 at element 5/);
+    const skipping = OPTIMIZERS[name]!(makeParams('float32', 2), { ...CONFIGS[name]![0]!, backend: 'wasm', nonFinite: 'skip' });
+    const sp = (skipping as unknown as { paramGroups: Array<{ params: Parameter[] }> }).paramGroups[0]!.params;
+    const before = sp.map((p) => Array.from(p.data));
+    sp.forEach((p) => (p.grad = new Float32Array(p.size).fill(Infinity)));
+    skipping.step();
+    expect(skipping.skippedSteps).toBe(1);
+    expect(sp.map((p) => Array.from(p.data))).toEqual(before);
+  });
+});
+
+describe('wasm-specific state handling', () => {
+  test("LARS's lazily created momentum buffer lives in wasm memory and is null in the state dict until the first step", () => {
+    const p = Parameter.from([0.5, -1, 2], { dtype: 'float64', name: 'w' });
+    const opt = new LARS([p], { lr: 0.1, momentum: 0.9, backend: 'wasm' });
+    p.grad = Float64Array.from([1, 1, 1]);
+    expect(opt.stateDict().state['0'] ?? { momentum_buffer: null }).toEqual({ momentum_buffer: null });
+    opt.step();
+    const buf = opt.state.get(p)!.momentum_buffer as FloatArray;
+    expect(buf.length).toBe(3);
+    expect(buf.buffer).toBe(p.data.buffer);
+  });
+
+  test('Adafactor: switching beta1 on mid-run creates exp_avg as zeros, like the JS backend', () => {
+    const make = () => [Parameter.from([0.5, -0.5, 0.25, 1, 2, -3], { shape: [2, 3], dtype: 'float64' }), Parameter.from([1, 2], { dtype: 'float64' })];
+    const a = make();
+    const b = make();
+    const js = new Adafactor(a, { lr: 0.01 });
+    const wasm = new Adafactor(b, { lr: 0.01, backend: 'wasm' });
+    for (let k = 0; k < 6; k++) {
+      if (k === 3) {
+        js.paramGroups[0]!.beta1 = 0.9;
+        wasm.paramGroups[0]!.beta1 = 0.9;
+      }
+      for (const ps of [a, b]) ps.forEach((p, i) => (p.grad = Float64Array.from(p.data, (x, j) => Math.sin(k + i + j) + 0.1 * x)));
+      js.step();
+      wasm.step();
+    }
+    expect(b.map((p) => Array.from(p.data))).toEqual(a.map((p) => Array.from(p.data)));
+    expect(JSON.stringify(wasm.stateDict())).toBe(JSON.stringify(js.stateDict()));
+  });
+
+  test('NAdam with different mu_product per parameter (loaded state) steps per parameter, like the JS backend', () => {
+    const make = () => [Parameter.from([0.5, -0.5, 0.25], { dtype: 'float64' }), Parameter.from([1, 2], { dtype: 'float64' })];
+    const a = make();
+    const b = make();
+    const js = new NAdam(a, { lr: 0.01 });
+    const wasm = new NAdam(b, { lr: 0.01, backend: 'wasm' });
+    // Step only the first parameter once: the two then differ in step and mu_product.
+    for (const [ps, opt] of [[a, js], [b, wasm]] as const) {
+      ps[0]!.grad = Float64Array.from([1, -1, 0.5]);
+      ps[1]!.grad = null;
+      opt.step();
+      for (let k = 0; k < 3; k++) {
+        ps.forEach((p, i) => (p.grad = Float64Array.from(p.data, (_, j) => Math.cos(k + i + j))));
+        opt.step();
+      }
+    }
+    expect(b.map((p) => Array.from(p.data))).toEqual(a.map((p) => Array.from(p.data)));
+    expect(JSON.stringify(wasm.stateDict())).toBe(JSON.stringify(js.stateDict()));
+  });
+});
+
+describe('clip-by-norm and ordered norm kernels', () => {
+  const arena = WasmArena.create();
+
+  test.each(['float32', 'float64'] as const)('%s: sumsqOrdered equals the JS sumOfSquares bit for bit (bodies and tails)', (dtype) => {
+    const rng = new Rng(1);
+    for (const n of [0, 1, 3, 4, 5, 17, 1000]) {
+      const region = arena.alloc(n * 8);
+      const x = arena.view(dtype, region.byteOffset, n);
+      for (let i = 0; i < n; i++) x[i] = rng.uniform(-3, 3);
+      const k = arena.exports;
+      const got = dtype === 'float64' ? k.sumsqOrderedF64(x.byteOffset, n) : k.sumsqOrderedF32(x.byteOffset, n);
+      expect(got).toBe(sumOfSquares(x));
+      arena.free(region);
+    }
+  });
+
+  test.each(['float32', 'float64'] as const)('%s: clipNorm returns the norm and scales like clipGradNorm on one tensor', (dtype) => {
+    const rng = new Rng(2);
+    for (const [n, maxNorm] of [[13, 1], [13, 100], [64, 0.5]] as const) {
+      const region = arena.alloc(n * 8);
+      const x = arena.view(dtype, region.byteOffset, n);
+      for (let i = 0; i < n; i++) x[i] = rng.uniform(-1, 1);
+      const p = new Parameter(dtype === 'float64' ? new Float64Array(n) : new Float32Array(n), [n]);
+      p.grad = x.slice();
+      const expected = clipGradNorm(p, maxNorm);
+      arena.scalars[0] = maxNorm;
+      const k = arena.exports;
+      const total = dtype === 'float64' ? k.clipNormF64(x.byteOffset, n, arena.scalarsPtr) : k.clipNormF32(x.byteOffset, n, arena.scalarsPtr);
+      // One tensor: clipGradNorm's total is sqrt(sqrt(s)²), the kernel's sqrt(s): equal to rounding.
+      expect(total).toBeCloseTo(expected, 12);
+      const scale = Math.max(...Array.from(p.grad!, Math.abs));
+      for (let i = 0; i < n; i++) expect(Math.abs(x[i]! - p.grad![i]!)).toBeLessThanOrEqual(scale * (dtype === 'float64' ? 1e-15 : 1e-7));
+      arena.free(region);
+    }
+  });
+});

@@ -1,0 +1,235 @@
+import { Adam, type OptimizerStateDict } from '@opt/core';
+import { type FloatArray, InvalidOptionError, Parameter, Rng, StateDictError } from '@opt/tensor';
+import {
+  DEFAULT_MLP_CONFIG,
+  MLPLearnedOptimizer,
+  MLP_FEATURE_NAMES,
+  UnknownWeightsError,
+  encodeWeights,
+  mlpFeatureSpec,
+  mlpLearnedOptimizerFactory,
+  mlpMetaParamCount,
+} from '../src/index';
+
+type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
+
+function fill(Arr: Ctor, n: number, f: (i: number) => number): FloatArray {
+  const out = new Arr(n);
+  for (let i = 0; i < n; i++) out[i] = f(i);
+  return out;
+}
+
+/** Two tensors of a small least-squares-like problem, with a gradient that depends on the parameters. */
+function makeParams(Arr: Ctor, seed = 1): Parameter[] {
+  const rng = new Rng(seed);
+  const w = new Parameter(fill(Arr, 12, () => rng.normal(0, 1)), [3, 4], 'w');
+  const b = new Parameter(fill(Arr, 4, () => rng.normal(0, 0.1)), [4], 'b');
+  return [w, b];
+}
+
+/** A smooth non-quadratic gradient: g = p³/10 + sin(3p) + (index-dependent offset). */
+function setGrads(params: Parameter[], step: number, scale = 1): void {
+  for (const p of params) {
+    const g = (p.data instanceof Float64Array ? new Float64Array(p.size) : new Float32Array(p.size)) as FloatArray;
+    for (let i = 0; i < p.size; i++) {
+      const x = p.data[i]!;
+      g[i] = scale * ((x * x * x) / 10 + Math.sin(3 * x) + 0.1 * Math.cos(i + step));
+    }
+    p.grad = g;
+  }
+}
+
+function run(opt: { step(): unknown }, params: Parameter[], steps: number, from = 0, scale = 1): void {
+  for (let s = from; s < from + steps; s++) {
+    setGrads(params, s, scale);
+    opt.step();
+  }
+}
+
+/** Meta-parameters with every weight non-zero, so the learned terms matter. */
+function randomMeta(count: number, seed = 7, scale = 0.3): Float64Array {
+  const rng = new Rng(seed);
+  return Float64Array.from({ length: count }, () => rng.normal(0, scale));
+}
+
+describe('MLPLearnedOptimizer', () => {
+  test.each([
+    ['float64', Float64Array],
+    ['float32', Float32Array],
+  ] as const)('the untrained optimizer is bit-identical to Adam with the same settings (%s)', (_name, Arr) => {
+    const settings = { lr: 3e-2, betas: [0.8, 0.99] as [number, number], eps: 1e-6, weightDecay: 0.01 };
+    const a = makeParams(Arr);
+    const b = makeParams(Arr);
+    const adam = new Adam(a, settings);
+    const mlp = new MLPLearnedOptimizer(b, { weights: 'untrained', ...settings });
+    run(adam, a, 50);
+    run(mlp, b, 50);
+    for (let k = 0; k < a.length; k++) {
+      expect(Array.from(b[k]!.data)).toEqual(Array.from(a[k]!.data));
+      const sa = adam.state.get(a[k]!)!;
+      const sb = mlp.state.get(b[k]!)!;
+      expect(Array.from(sb.exp_avg)).toEqual(Array.from(sa.exp_avg));
+      expect(Array.from(sb.exp_avg_sq)).toEqual(Array.from(sa.exp_avg_sq));
+    }
+  });
+
+  test('the factory creates the untrained optimizer as exactly Adam(lr0) and reads meta-parameters by reference', () => {
+    const factory = mlpLearnedOptimizerFactory({ lr: 1e-2 });
+    expect(factory.metaParamCount).toBe(mlpMetaParamCount(DEFAULT_MLP_CONFIG));
+    const theta = factory.initialMetaParams();
+    const a = makeParams(Float64Array);
+    const b = makeParams(Float64Array);
+    const adam = new Adam(a, { lr: 1e-2 });
+    const opt = factory.create(b, theta, { totalSteps: 20 });
+    expect(opt.metaParams).toBe(theta);
+    expect(opt.totalSteps).toBe(20);
+    run(adam, a, 10);
+    run(opt, b, 10);
+    expect(Array.from(b[0]!.data)).toEqual(Array.from(a[0]!.data));
+    // Changing the held vector in place changes the very next step.
+    theta[theta.length - 1] = 0.5; // bias of s: every step multiplied by e^0.5
+    run(adam, a, 1, 10);
+    run(opt, b, 1, 10);
+    expect(b[0]!.data[0]).not.toBe(a[0]!.data[0]);
+  });
+
+  test('the last-layer bias of s scales the whole step by exp(alpha * s)', () => {
+    const factory = mlpLearnedOptimizerFactory({ lr: 1e-2 });
+    const theta = factory.initialMetaParams();
+    theta[theta.length - 1] = Math.log(2); // s = ln 2 → μ = 2
+    const p0 = makeParams(Float64Array);
+    const a = makeParams(Float64Array);
+    const b = makeParams(Float64Array);
+    const adam = new Adam(a, { lr: 1e-2 });
+    const opt = factory.create(b, theta);
+    setGrads(a, 0);
+    setGrads(b, 0);
+    adam.step();
+    opt.step();
+    for (let i = 0; i < a[0]!.size; i++) {
+      const adamStep = p0[0]!.data[i]! - a[0]!.data[i]!;
+      const learnedStep = p0[0]!.data[i]! - b[0]!.data[i]!;
+      expect(learnedStep).toBeCloseTo(2 * adamStep, 12);
+    }
+  });
+
+  test('features are normalised per tensor: unit RMS, and invariant to the gradient scale', () => {
+    const meta = randomMeta(mlpMetaParamCount(DEFAULT_MLP_CONFIG));
+    const features: Float64Array[] = [];
+    for (const scale of [1, 1e-6]) {
+      const params = makeParams(Float64Array);
+      const opt = new MLPLearnedOptimizer(params, { weights: meta, lr: 1e-3, inspectFeatures: true });
+      run(opt, params, 1, 0, scale);
+      features.push(opt.features.get(params[0]!)!.slice());
+    }
+    const F = MLP_FEATURE_NAMES.length;
+    const n = features[0]!.length / F;
+    for (let f = 0; f < F - 1; f++) {
+      let sum = 0;
+      for (let i = 0; i < n; i++) sum += features[0]![i * F + f]! ** 2;
+      expect(Math.sqrt(sum / n)).toBeCloseTo(1, 6);
+    }
+    // Everything derived from the gradient (grad, the three momenta, rms, log-magnitude) is scale free; the
+    // parameters are the same in both runs, and only the Adam direction feels eps at a 1e-6 gradient.
+    for (const f of [0, 1, 2, 3, 4, 5, 7]) {
+      for (let i = 0; i < n; i++) expect(features[1]![i * F + f]!).toBeCloseTo(features[0]![i * F + f]!, 9);
+    }
+  });
+
+  test.each([
+    ['float64', Float64Array],
+    ['float32', Float32Array],
+  ] as const)('the exp clamp keeps the update finite on a gradient of 1e30 (%s)', (_name, Arr) => {
+    const count = mlpMetaParamCount(DEFAULT_MLP_CONFIG);
+    const meta = randomMeta(count, 3, 2);
+    meta[count - 1] = 1e6; // the log magnitude far past the clamp
+    const params = makeParams(Arr);
+    const opt = new MLPLearnedOptimizer(params, { weights: meta, lr: 1e-2 });
+    for (let s = 0; s < 5; s++) {
+      for (const p of params) p.grad = fill(Arr, p.size, (i) => (i % 2 === 0 ? 1e30 : -1e30));
+      opt.step();
+      for (const p of params) for (const x of p.data) expect(Number.isFinite(x)).toBe(true);
+    }
+    // The step multiplier is at most e^4 (maxLogMagnitude), so one step moves a parameter by a bounded amount.
+    const before = Array.from(params[1]!.data);
+    params[1]!.grad = fill(Arr, 4, () => 1e30);
+    params[0]!.grad = null;
+    opt.step();
+    for (let i = 0; i < 4; i++) expect(Math.abs(params[1]!.data[i]! - before[i]!)).toBeLessThan(1e3);
+  });
+
+  test('the state dict round-trips and a resumed optimizer continues bit-identically', () => {
+    const meta = randomMeta(mlpMetaParamCount(DEFAULT_MLP_CONFIG));
+    const a = makeParams(Float32Array);
+    const opt = new MLPLearnedOptimizer(a, { weights: meta, lr: 1e-2 });
+    run(opt, a, 7);
+    const saved = JSON.parse(JSON.stringify(opt.stateDict())) as OptimizerStateDict;
+    const snapshot = a.map((p) => p.data.slice());
+    run(opt, a, 5, 7);
+
+    const b = makeParams(Float32Array);
+    b.forEach((p, k) => p.data.set(snapshot[k]!));
+    const resumed = new MLPLearnedOptimizer(b, { weights: meta, lr: 1e-2 });
+    resumed.loadStateDict(saved);
+    expect(JSON.stringify(resumed.stateDict())).toBe(JSON.stringify(saved));
+    run(resumed, b, 5, 7);
+    for (let k = 0; k < a.length; k++) expect(Array.from(b[k]!.data)).toEqual(Array.from(a[k]!.data));
+  });
+
+  test('a state dict of another architecture is refused', () => {
+    const a = makeParams(Float64Array);
+    const opt = new MLPLearnedOptimizer(a, { weights: 'untrained' });
+    run(opt, a, 2);
+    const saved = opt.stateDict();
+    const other = new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { hidden: [4, 4] } });
+    expect(() => other.loadStateDict(saved)).toThrow(StateDictError);
+  });
+
+  test('weights given as a record carry their architecture and base learning rate', () => {
+    const config = { ...DEFAULT_MLP_CONFIG, hidden: [4, 6] as [number, number] };
+    const factory = mlpLearnedOptimizerFactory({ ...config, lr: 0.05 });
+    const theta = randomMeta(factory.metaParamCount);
+    const record = encodeWeights(
+      theta,
+      {
+        name: 'test-record',
+        version: 1,
+        arch: factory.arch,
+        featureSpec: mlpFeatureSpec(factory.config, 0.05),
+        trainedOn: { family: 'none' },
+        horizon: 10,
+        metaSteps: 0,
+        estimator: 'none',
+        seed: 0,
+        command: 'test',
+        gitCommit: 'none',
+        createdAt: '2026-01-01T00:00:00Z',
+        evalSummary: null,
+      },
+      'float64',
+    );
+    const opt = new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record });
+    expect(opt.config.hidden).toEqual([4, 6]);
+    expect(opt.paramGroups[0]!.lr).toBe(0.05);
+    expect(Array.from(opt.metaParams)).toEqual(Array.from(theta));
+    expect(opt.weightsName).toBe('test-record');
+  });
+
+  test('bad options throw typed errors naming the option', () => {
+    const params = makeParams(Float64Array);
+    expect(() => new MLPLearnedOptimizer(params, {} as never)).toThrow(InvalidOptionError);
+    expect(() => new MLPLearnedOptimizer(params, { weights: 'untrained', lr: -1 })).toThrow(/lr/);
+    expect(() => new MLPLearnedOptimizer(params, { weights: 'untrained', betas: [1.2, 0.9] })).toThrow(/betas\[0\]/);
+    expect(() => new MLPLearnedOptimizer(params, { weights: 'untrained', config: { hidden: [0, 8] } })).toThrow(/config.hidden\[0\]/);
+    expect(() => new MLPLearnedOptimizer(params, { weights: new Float64Array(3) })).toThrow(StateDictError);
+    let caught: unknown;
+    try {
+      new MLPLearnedOptimizer(params, { weights: 'no-such-weights' });
+    } catch (e) {
+      caught = e;
+    }
+    expect(caught).toBeInstanceOf(UnknownWeightsError);
+    expect((caught as UnknownWeightsError).available).toContain('untrained');
+    expect((caught as Error).message).toMatch(/"untrained"/);
+  });
+});
