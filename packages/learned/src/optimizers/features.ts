@@ -156,6 +156,7 @@ export function mlpHybridUpdate(
   let ss = 0;
   let sv = 0;
   let sd = 0;
+  const invBc2 = 1 / sqrtBc2;
   for (let i = 0; i < n; i++) {
     const pi = p[i]!;
     const gi = g[i]! + weightDecay * pi;
@@ -167,7 +168,8 @@ export function mlpHybridUpdate(
     const vi = v[i]!;
     const fi = mFast[i]!;
     const si = mSlow[i]!;
-    const dir = (mi * invBc1) / (Math.sqrt(vi) / sqrtBc2 + eps);
+    // The reciprocal multiply matches `@opt/tensor`'s Adam kernel, so untrained = Adam bit for bit.
+    const dir = (mi * invBc1) / (Math.sqrt(vi) * invBc2 + eps);
     sg += gi * gi;
     sp += pi * pi;
     sf += fi * fi;
