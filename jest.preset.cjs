@@ -32,6 +32,9 @@ module.exports = function preset(packageDir) {
     // module: build it once when it is missing (a fresh clone running jest alone).
     globalSetup: path.join(__dirname, 'packages/tensor/scripts/jest-global-setup.cjs'),
     moduleNameMapper: {
+      // The apps' shared helpers live in tools/, not packages/ (they are not published).
+      '^@opt/app-kit$': path.join(__dirname, 'tools/app-kit/src/index.ts'),
+      '^@opt/browser-harness$': path.join(__dirname, 'tools/browser-harness/src/index.ts'),
       '^@opt/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },

@@ -6,7 +6,7 @@
 import { InvalidOptionError, NonFiniteError, Parameter, Rng } from '@opt/core';
 import { OPTIMIZERS, type OptimizerEntry } from './optimizers.js';
 import { type Problem, beale, illConditionedQuadratic, logisticRegression, rosenbrock } from './problems.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar } from '@opt/app-kit';
 import { formatTable } from './table.js';
 
 interface RunResult {

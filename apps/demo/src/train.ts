@@ -20,8 +20,7 @@ import {
 } from '@opt/tasks';
 import { loadDigits, loadFashionMnist, loadIris, loadWine } from '@opt/tasks/node';
 import { DEFAULT_MLP_OPTIMIZERS, type DatasetName, type DemoArgs, type DTypeName } from './args.js';
-import { lineChart } from './plot.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar, lineChart } from '@opt/app-kit';
 import { findRenderer, renderPng } from './render.js';
 import { formatTable } from './table.js';
 

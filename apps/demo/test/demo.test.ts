@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError } from '@opt/core';
 import { DEFAULT_MLP_OPTIMIZERS, parseArgs } from '../src/args';
-import { escapeXml, formatTick, lineChart, logTicks, niceTicks } from '../src/plot';
+import { escapeXml, formatTick, lineChart, logTicks, niceTicks } from '@opt/app-kit';
 import { findRenderer, renderPng } from '../src/render';
 
 /** A minimal XML well-formedness check: every tag closes in order, attributes are quoted, no stray '&' or '<'. */

@@ -6,7 +6,7 @@ import { SGD } from '@opt/core';
 import { PrivacyEngine } from '@opt/privacy';
 import { type Dataset, ClassificationObjective, batchOf, mlp, standardize, trainTestSplit } from '@opt/tasks';
 import { loadDigits } from '@opt/tasks/node';
-import { lineChart } from './plot.js';
+import { lineChart } from '@opt/app-kit';
 
 /** Settings of {@link runPrivateDigits}. */
 export interface PrivateDigitsOptions {

@@ -6,7 +6,7 @@ import { num, parseArgs } from './args.js';
 import { SEEDS } from './families.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar } from '@opt/app-kit';
 import { JOBS_MODULE, REPO_ROOT, writeWeights } from './train.js';
 
 /** Adam / SGD-momentum learning-rate grid: half decades from 1e-4 to 1. */

@@ -7,8 +7,7 @@ import { ThreadEstimatePool, WorkerPool, defaultWorkerEntry, trainWithCheckpoint
 import { num, parseArgs } from './args.js';
 import { DEFAULT_CONFIG, type TrainConfig, makeEstimator, makeFactory } from './config.js';
 import { SEEDS, TRAIN_FAMILY } from './families.js';
-import { lineChart } from './plot.js';
-import { ProgressBar } from './progress.js';
+import { ProgressBar, lineChart } from '@opt/app-kit';
 
 /** The repository root (this file is `apps/meta-train/dist/train.js`). */
 export const REPO_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');

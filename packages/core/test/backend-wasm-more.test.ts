@@ -14,15 +14,12 @@ import {
   LAMB,
   LARS,
   NAdam,
-  type Optimizer,
-  type OptimizerSettings,
   RAdam,
   Rprop,
   clipGradNorm,
 } from '../src/index';
+import { type Factory, makeParams as makeParamsOf, maxScaledError, runTrajectory, setGrads } from './helpers/backend-compare';
 import { describeFixtureReplay } from './helpers/fixtures';
-
-type Factory = (params: Parameter[] | Array<Record<string, unknown> & { params: Parameter[] }>, settings: OptimizerSettings & Record<string, unknown>) => Optimizer<object>;
 
 const OPTIMIZERS: Record<string, Factory> = {
   Adadelta: (p, o) => new Adadelta(p as never, o),
@@ -72,23 +69,7 @@ const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
 const SHAPES = [[3, 5], [1], [7], [4, 4], [2], [2, 3, 3], [9]];
 
 function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
-  const rng = new Rng(seed);
-  return SHAPES.map((shape, i) =>
-    Parameter.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), { shape, dtype, name: `p${i}` }),
-  );
-}
-
-/** Gradients of step k: some parameters get none on some steps (they must not move). */
-function setGrads(params: Parameter[], k: number, rng: Rng): void {
-  params.forEach((p, i) => {
-    if ((k + i) % 4 === 3) {
-      p.grad = null;
-      return;
-    }
-    const g = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
-    for (let j = 0; j < g.length; j++) g[j] = rng.uniform(-1, 1);
-    p.grad = g;
-  });
+  return makeParamsOf(SHAPES, dtype, seed);
 }
 
 function groupsOf(params: Parameter[], lr: number) {
@@ -97,27 +78,7 @@ function groupsOf(params: Parameter[], lr: number) {
 }
 
 function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number, allGrads = false) {
-  const params = makeParams(dtype, 11);
-  const opt = OPTIMIZERS[name]!(groupsOf(params, options.lr as number), { ...options, backend });
-  const rng = new Rng(5);
-  const history: number[][] = [];
-  for (let k = 0; k < steps; k++) {
-    setGrads(params, allGrads ? 0 : k, rng);
-    opt.step();
-    history.push(params.flatMap((p) => Array.from(p.data)));
-  }
-  return { opt, params, history, stateDict: opt.stateDict() };
-}
-
-/** max |a − b| over max |b|: the error relative to the trajectory's scale. */
-function maxScaledError(a: number[], b: number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff === 0 ? 0 : diff / scale;
+  return runTrajectory({ factory: OPTIMIZERS[name]!, options, backend, dtype, steps, shapes: SHAPES, split: 4, allGrads });
 }
 
 describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {

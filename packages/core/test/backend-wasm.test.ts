@@ -9,14 +9,11 @@ import {
   Adam,
   AdamW,
   Lion,
-  type Optimizer,
-  type OptimizerSettings,
   RMSprop,
   SGD,
 } from '../src/index';
+import { type Factory, makeParams as makeParamsOf, maxScaledError, runTrajectory, setGrads } from './helpers/backend-compare';
 import { describeFixtureReplay } from './helpers/fixtures';
-
-type Factory = (params: Parameter[] | Array<Record<string, unknown> & { params: Parameter[] }>, settings: OptimizerSettings & Record<string, unknown>) => Optimizer<object>;
 
 const OPTIMIZERS: Record<string, Factory> = {
   Adam: (p, o) => new Adam(p as never, o),
@@ -57,47 +54,11 @@ const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
 const SHAPES = [[3, 5], [1], [7], [4, 4], [2]];
 
 function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
-  const rng = new Rng(seed);
-  return SHAPES.map((shape, i) =>
-    Parameter.from(Array.from({ length: shape.reduce((a, b) => a * b, 1) }, () => rng.uniform(-1, 1)), { shape, dtype, name: `p${i}` }),
-  );
-}
-
-/** Gradients of step k: some parameters get none on some steps (they must not move). */
-function setGrads(params: Parameter[], k: number, rng: Rng): void {
-  params.forEach((p, i) => {
-    if ((k + i) % 4 === 3) {
-      p.grad = null;
-      return;
-    }
-    const g = p.dtype === 'float64' ? new Float64Array(p.size) : new Float32Array(p.size);
-    for (let j = 0; j < g.length; j++) g[j] = rng.uniform(-1, 1);
-    p.grad = g;
-  });
+  return makeParamsOf(SHAPES, dtype, seed);
 }
 
 function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number) {
-  const params = makeParams(dtype, 11);
-  // Two groups, the second overriding lr: one kernel call per group.
-  const opt = OPTIMIZERS[name]!([{ params: params.slice(0, 3) }, { params: params.slice(3), lr: (options.lr as number) * 0.5 }], { ...options, backend });
-  const rng = new Rng(5);
-  const history: number[][] = [];
-  for (let k = 0; k < steps; k++) {
-    setGrads(params, k, rng);
-    opt.step();
-    history.push(params.flatMap((p) => Array.from(p.data)));
-  }
-  return { opt, params, history, stateDict: opt.stateDict() };
-}
-
-function maxScaledError(a: number[], b: number[]): number {
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < b.length; i++) {
-    diff = Math.max(diff, Math.abs(a[i]! - b[i]!));
-    scale = Math.max(scale, Math.abs(b[i]!));
-  }
-  return diff === 0 ? 0 : diff / scale;
+  return runTrajectory({ factory: OPTIMIZERS[name]!, options, backend, dtype, steps, shapes: SHAPES, split: 3 });
 }
 
 describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {
