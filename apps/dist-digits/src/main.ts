@@ -1,0 +1,2 @@
+/** Data-parallel and federated training of the digits MLP (see README). */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * `@opt/hardware/node`: the Node-only parts (onnxruntime-node backends, the Vulkan/lavapipe set-up for WebGPU).
+ *
+ * @packageDocumentation
+ */
+export {};

@@ -1,0 +1,6 @@
+/**
+ * Test tooling for browser tests.
+ *
+ * @packageDocumentation
+ */
+export {};
