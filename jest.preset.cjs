@@ -34,6 +34,8 @@ module.exports = function preset(packageDir) {
     moduleNameMapper: {
       // The apps' shared helpers live in tools/, not packages/ (they are not published).
       '^@opt/app-kit$': path.join(__dirname, 'tools/app-kit/src/index.ts'),
+      // The demo's privacy suite runs the dp-digits app's experiment module.
+      '^@opt/dp-digits$': path.join(__dirname, 'apps/dp-digits/src/experiment.ts'),
       '^@opt/browser-harness$': path.join(__dirname, 'tools/browser-harness/src/index.ts'),
       '^@opt/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
       '^(\\.{1,2}/.*)\\.js$': '$1',

@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { InvalidOptionError } from '@opt/core';
 import { DEFAULT_MLP_OPTIMIZERS, parseArgs } from '../src/args';
 import { escapeXml, formatTick, lineChart, logTicks, niceTicks } from '@opt/app-kit';
 import { findRenderer, renderPng } from '../src/render';
+import { runPrivacy } from '../src/privacy';
 
 /** A minimal XML well-formedness check: every tag closes in order, attributes are quoted, no stray '&' or '<'. */
 function checkWellFormed(xml: string): void {
@@ -154,5 +155,33 @@ describe('PNG rendering', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('privacy suite', () => {
+  test('--suite privacy parses with its options and an unknown suite names the three choices', () => {
+    const args = parseArgs(['--suite', 'privacy', '--epochs', '2', '--seeded-noise']);
+    expect(args.suite).toBe('privacy');
+    expect(args.epochs).toBe(2);
+    expect(args.seededNoise).toBe(true);
+    expect(() => parseArgs(['--suite', 'dp'])).toThrow(/'mlp', 'classic' or 'privacy'/);
+  });
+
+  test('runs DP-SGD at each epsilon, prints the accountant table and writes the plot', () => {
+    const out = mkdtempSync(join(tmpdir(), 'demo-privacy-'));
+    const write = process.stdout.write;
+    const logs: string[] = [];
+    try {
+      process.stdout.write = ((chunk: string) => logs.push(String(chunk)) > 0) as unknown as typeof process.stdout.write;
+      const result = runPrivacy({ epochs: 1, seed: 0, out, seededNoise: true });
+      expect(result.runs.map((r) => r.label)).toEqual(['non-private', 'ε = 1', 'ε = 3', 'ε = 8']);
+      for (const r of result.runs.slice(1)) expect(r.epsilonSpent).toBeLessThanOrEqual(r.targetEpsilon);
+    } finally {
+      process.stdout.write = write;
+    }
+    expect(logs.join('')).toContain('NOT private');
+    expect(logs.join('')).toContain('| ε = 8 | 8 |');
+    expect(readFileSync(join(out, 'privacy.svg'), 'utf8')).toContain('<svg');
+    rmSync(out, { recursive: true, force: true });
   });
 });

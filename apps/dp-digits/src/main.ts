@@ -6,6 +6,7 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ProgressBar } from '@opt/app-kit';
 import { OptError } from '@opt/core';
 import { privateDigitsChart, privateDigitsTable, runPrivateDigits } from './experiment.js';
 
@@ -21,16 +22,15 @@ function main(): void {
   const epochs = Number(value(argv, '--epochs') ?? (quick ? 6 : 30));
   const seed = Number(value(argv, '--seed') ?? 0);
   const started = Date.now();
+  let bar: ProgressBar | null = null;
   const result = runPrivateDigits({
     epochs,
     seed,
     seededNoise: quick,
     onEpoch: (label, epoch, total) => {
-      if (epoch === total || !process.stderr.isTTY) {
-        if (epoch === total) process.stderr.write(`${label.padEnd(12)} done (${epochs} epochs)\n`);
-      } else {
-        process.stderr.write(`\r${label.padEnd(12)} epoch ${epoch}/${total}`);
-      }
+      if (epoch === 1) bar = new ProgressBar(label, total);
+      bar?.tick();
+      if (epoch === total) bar?.finish();
     },
   });
   const table = privateDigitsTable(result);

@@ -3,8 +3,12 @@
  * clipping and one with materialised per-example gradients, same model, same Poisson batches (variable sizes,
  * occasionally small), noise from Web Crypto included. Prints a markdown table of median step times and ratios.
  *
- * Run: `node apps/dp-digits/dist/bench.js [--repeats N] [--quick]`.
+ * Run: `pnpm bench:dp [-- --repeats N] [--quick]`; writes `tools/bench/DP-SGD-RESULTS.md` (full runs only).
  */
+import { writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { performance } from 'node:perf_hooks';
 import { SGD } from '@opt/core';
 import { DPOptimizer, PoissonBatchIterator } from '@opt/privacy';
@@ -113,10 +117,16 @@ function main(): void {
   const at = argv.indexOf('--repeats');
   const repeats = at >= 0 ? Number(argv[at + 1]) : quick ? 20 : 100;
   const rows = runBench({ repeats, ...(quick ? { hidden: [[64]], batchSizes: [64] } : {}) });
-  process.stdout.write(
-    `DP-SGD step cost on digits (${process.version}, median of ${repeats} steps, Poisson batches, sigma 1.1, C 1, Web Crypto noise)\n\n` +
-      `${benchTable(rows)}\n`,
-  );
+  const machine = `${cpus().length} × ${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}`;
+  const report =
+    `DP-SGD step cost on digits (${machine}; median of ${repeats} steps, Poisson batches, sigma 1.1, C 1, Web Crypto noise)\n\n` +
+    `${benchTable(rows)}\n`;
+  process.stdout.write(report);
+  if (!quick) {
+    const file = join(dirname(fileURLToPath(import.meta.url)), '..', 'DP-SGD-RESULTS.md');
+    writeFileSync(file, `# DP-SGD step cost (\`pnpm bench:dp\`)\n\n${report}`);
+    process.stdout.write(`written: ${file}\n`);
+  }
 }
 
-if (process.argv[1] !== undefined && /bench\.(js|ts)$/.test(process.argv[1])) main();
+if (process.argv[1] !== undefined && /dp-sgd\.(js|ts)$/.test(process.argv[1])) main();
