@@ -3,6 +3,7 @@ import {
   InvalidOptionError,
   NonFiniteError,
   Parameter,
+  arenaOwning,
   clampInPlace,
   firstNonFinite,
   lpNorm,
@@ -35,7 +36,11 @@ export type ParamsOrParam = Parameter | Iterable<Parameter>;
  * As in PyTorch the coefficient is applied even when it is 1, and the 1e-6 means
  * a total exactly equal to `maxNorm` still scales by `total/(total + 1e-6)`.
  * Parameters without a gradient are ignored; with none at all the result is 0.
- * Norms are accumulated in float64.
+ * Norms are accumulated in float64. Gradients held in wasm memory by an
+ * optimizer with `backend: 'wasm'` are measured and scaled by the WebAssembly
+ * SIMD kernels: the norm is bit-identical to the JS path; a float32 gradient is
+ * scaled by the coefficient rounded to float32 (as PyTorch's float32 tensors
+ * multiply), within one ulp of the JS path's float64 product.
  *
  * @param params - a parameter or an iterable of parameters (e.g. `model.parameters()`).
  * @param maxNorm - the largest allowed total norm (≥ 0; `Infinity` leaves the gradients unchanged).
@@ -72,7 +77,7 @@ export function clipGradNorm(
   for (const p of list) {
     const g = p.grad;
     if (g === null) continue;
-    total = combine(total, lpNorm(g, normType), normType);
+    total = combine(total, gradientNorm(g, normType), normType);
     count++;
   }
   if (count === 0) return 0;
@@ -83,9 +88,22 @@ export function clipGradNorm(
   const clamped = coef > 1 ? 1 : coef;
   for (const p of list) {
     const g = p.grad;
-    if (g !== null) scaleInPlace(g, clamped);
+    if (g === null) continue;
+    const arena = arenaOwning(g);
+    if (arena !== null) arena.scaleInPlace(g, clamped);
+    else scaleInPlace(g, clamped);
   }
   return total;
+}
+
+/**
+ * ‖g‖_p; gradients that an optimizer keeps in wasm memory (`backend: 'wasm'`) are reduced by the wasm kernels,
+ * whose index-order sum of squares and exact max |g| equal the JS kernels bit for bit.
+ */
+function gradientNorm(g: FloatArray, p: number): number {
+  const arena = arenaOwning(g);
+  if (arena === null || (p !== 2 && p !== Infinity)) return lpNorm(g, p);
+  return p === 2 ? Math.sqrt(arena.sumOfSquaresOrdered(g)) : arena.maxAbs(g);
 }
 
 /**

@@ -78,9 +78,13 @@ export interface OptimizerSettings {
   /** Called when a step is skipped under the `'skip'` policy. */
   onNonFinite?: (report: NonFiniteReport) => void;
   /**
-   * Kernel backend of the optimizers that have a WebAssembly path (Adam, AdamW,
-   * SGD, Lion, Adagrad, RMSprop; the others ignore it): `'js'`, `'wasm'` or
-   * `'auto'`. Default: `getDefaultBackend()` from `@opt/tensor` (`'js'`).
+   * Kernel backend of the optimizers that have a WebAssembly path (SGD, Adam,
+   * AdamW, Adagrad, RMSprop, Adadelta, Adamax, NAdam, RAdam, Rprop, Lion, LAMB,
+   * LARS, Adafactor; the others ignore it): `'js'`, `'wasm'` or `'auto'`.
+   * Default: `getDefaultBackend()` from `@opt/tensor` (`'js'`). With `'wasm'`
+   * the parameters, gradients and state move into wasm memory and `p.data` /
+   * `p.grad` are re-bound to views there: read them through the `Parameter`,
+   * not through an array you kept from before.
    */
   backend?: BackendOption;
   /**

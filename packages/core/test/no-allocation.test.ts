@@ -19,7 +19,24 @@ import { appendFileSync } from 'node:fs';
 import v8 from 'node:v8';
 import vm from 'node:vm';
 import { Parameter, Rng, wasmAvailable } from '@opt/tensor';
-import { Adagrad, Adam, Adam8bit, AdamW, AdamW8bit, Lion, RMSprop, SGD } from '../src/index';
+import {
+  Adadelta,
+  Adafactor,
+  Adagrad,
+  Adam,
+  Adam8bit,
+  AdamW,
+  AdamW8bit,
+  Adamax,
+  LAMB,
+  LARS,
+  Lion,
+  NAdam,
+  RAdam,
+  RMSprop,
+  Rprop,
+  SGD,
+} from '../src/index';
 
 const STEPS = 10_000;
 const WARMUP = 2_000;
@@ -98,6 +115,14 @@ const cases: Array<[string, (params: Parameter[]) => { step(): unknown }]> = [
   ['Adagrad', (ps) => new Adagrad(ps, { backend: 'js' })],
   ['RMSprop', (ps) => new RMSprop(ps, { backend: 'js' })],
   ['RMSprop (centered, momentum)', (ps) => new RMSprop(ps, { centered: true, momentum: 0.9, backend: 'js' })],
+  ['Adadelta', (ps) => new Adadelta(ps, { backend: 'js' })],
+  ['Adamax', (ps) => new Adamax(ps, { backend: 'js' })],
+  ['NAdam', (ps) => new NAdam(ps, { backend: 'js' })],
+  ['RAdam', (ps) => new RAdam(ps, { backend: 'js' })],
+  ['Rprop', (ps) => new Rprop(ps, { backend: 'js' })],
+  ['LAMB', (ps) => new LAMB(ps, { backend: 'js' })],
+  ['LARS', (ps) => new LARS(ps, { lr: 1e-3, momentum: 0.9, backend: 'js' })],
+  ['Adafactor', (ps) => new Adafactor(ps, { backend: 'js' })],
   ['Adam8bit', (ps) => new Adam8bit(ps, { min8bitSize: 256 })],
   ['AdamW8bit', (ps) => new AdamW8bit(ps, { min8bitSize: 256 })],
 ];
@@ -110,6 +135,14 @@ const wasmCases: Array<[string, (params: Parameter[]) => { step(): unknown }]> =
   ['Lion', (ps) => new Lion(ps, { lr: 1e-5, backend: 'wasm' })],
   ['Adagrad', (ps) => new Adagrad(ps, { backend: 'wasm' })],
   ['RMSprop', (ps) => new RMSprop(ps, { backend: 'wasm' })],
+  ['Adadelta', (ps) => new Adadelta(ps, { backend: 'wasm' })],
+  ['Adamax', (ps) => new Adamax(ps, { backend: 'wasm' })],
+  ['NAdam', (ps) => new NAdam(ps, { backend: 'wasm' })],
+  ['RAdam', (ps) => new RAdam(ps, { backend: 'wasm' })],
+  ['Rprop', (ps) => new Rprop(ps, { backend: 'wasm' })],
+  ['LAMB', (ps) => new LAMB(ps, { backend: 'wasm' })],
+  ['LARS', (ps) => new LARS(ps, { lr: 1e-3, momentum: 0.9, backend: 'wasm' })],
+  ['Adafactor', (ps) => new Adafactor(ps, { backend: 'wasm' })],
 ];
 
 describe('no allocation per step', () => {

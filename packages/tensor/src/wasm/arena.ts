@@ -51,6 +51,27 @@ export interface WasmArenaOptions {
 }
 
 const poolArenas = new WeakMap<KernelThreadPool, WasmArena>();
+// Weak, so that an optimizer dropped by its user takes its arena's memory with it.
+const liveArenas: Array<WeakRef<WasmArena>> = [];
+
+/**
+ * The arena whose memory `x` is a view into, or `null` for an ordinary array. Lets code that receives plain
+ * gradients (gradient clipping, say) run the wasm kernels on those that an optimizer moved into wasm memory.
+ *
+ * @example
+ * ```ts
+ * import { arenaOwning } from '@opt/tensor';
+ * arenaOwning(new Float32Array(4)); // null: not in wasm memory
+ * ```
+ */
+export function arenaOwning(x: FloatArray): WasmArena | null {
+  for (let i = liveArenas.length - 1; i >= 0; i--) {
+    const arena = liveArenas[i]!.deref();
+    if (arena === undefined) liveArenas.splice(i, 1);
+    else if (arena.owns(x)) return arena;
+  }
+  return null;
+}
 
 interface FreeBlock {
   offset: number;
@@ -107,6 +128,7 @@ export class WasmArena {
     this.top += SCALARS * 8;
     this.reserve(Math.max(initialBytes, this.top));
     this.scalarView = new Float64Array(exports.memory.buffer, this.scalarsPtr, SCALARS);
+    liveArenas.push(new WeakRef(this));
   }
 
   /**
@@ -440,6 +462,12 @@ export class WasmArena {
   sumOfSquares(x: FloatArray): number {
     this.ptr(x, x, 'sumOfSquares');
     return x instanceof Float64Array ? this.exports.sumsqF64(x.byteOffset, x.length) : this.exports.sumsqF32(x.byteOffset, x.length);
+  }
+
+  /** Σ x² in float64 in index order: bit-identical to `sumOfSquares`. */
+  sumOfSquaresOrdered(x: FloatArray): number {
+    this.ptr(x, x, 'sumOfSquaresOrdered');
+    return x instanceof Float64Array ? this.exports.sumsqOrderedF64(x.byteOffset, x.length) : this.exports.sumsqOrderedF32(x.byteOffset, x.length);
   }
 
   /** max |x|, NaN if any element is NaN (the wasm twin of `maxAbs`, exact). */
