@@ -3,4 +3,9 @@
  *
  * @packageDocumentation
  */
-export {};
+export * from './onnx/index.js';
+export * from './graphs/index.js';
+export * from './backends/index.js';
+export * from './device/device-optimizer.js';
+export * from './mixed/index.js';
+export * from './learned/index.js';

@@ -3,4 +3,5 @@
  *
  * @packageDocumentation
  */
-export {};
+export * from './ort-node.js';
+export * from './vulkan.js';

@@ -1,0 +1,3 @@
+export * from './algorithms.js';
+export * from './step-builder.js';
+export * from './step-graph.js';

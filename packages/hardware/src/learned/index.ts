@@ -1,0 +1,2 @@
+export * from './networks.js';
+export * from './runner.js';
