@@ -57,8 +57,24 @@ export class EpochChangedError extends OptError {
   }
 }
 
-/** Why a received payload was refused. */
-export type PayloadRejection = 'header' | 'size' | 'dtype' | 'shape' | 'checksum' | 'non-finite' | 'authentication';
+/**
+ * Why a received payload was refused: `'header'` (malformed or missing header fields), `'size'` (oversized, or a
+ * length that does not match the header), `'dtype'`, `'shape'` (length or shape hash of the model differs),
+ * `'checksum'`, `'non-finite'` (NaN or ±Inf), `'authentication'` (unknown or unauthorised sender), `'stale'` (computed
+ * at a model version or round that is no longer accepted), `'replay'` (a message already seen), `'norm'` (above the
+ * configured norm bound).
+ */
+export type PayloadRejection =
+  | 'header'
+  | 'size'
+  | 'dtype'
+  | 'shape'
+  | 'checksum'
+  | 'non-finite'
+  | 'authentication'
+  | 'stale'
+  | 'replay'
+  | 'norm';
 
 /** A received message (or a buffer passed in) failed validation; nothing of it was used. */
 export class PayloadRejectedError extends OptError {

@@ -5,6 +5,7 @@
  * @packageDocumentation
  */
 import type { NatsConnection, Subscription } from '@nats-io/nats-core';
+import { jetstream } from '@nats-io/jetstream';
 import { type KV, Kvm } from '@nats-io/kv';
 import { InvalidOptionError } from '@opt/tensor';
 import {
@@ -24,6 +25,7 @@ import {
   CollectiveTimeoutError,
   EpochChangedError,
   PayloadRejectedError,
+  PeerLostError,
 } from './errors.js';
 import { reduceParts } from './reduce.js';
 import { type ChunkHeader, ChunkKind, copyBytes, decodeChunk, encodeChunk, fnv1a } from './wire.js';
@@ -48,12 +50,31 @@ export interface NatsCollectiveOptions {
   checksums?: boolean;
   /** Close the connection in {@link NatsCollective.close} (default false). */
   ownsConnection?: boolean;
+  /**
+   * Join a group RE-FORMED at this membership record instead of forming a new one: the rank and world size are the
+   * new ones (`rank` = position of the old rank in `membership.ranks`). {@link NatsCollective.reform} fills it in.
+   */
+  membership?: EpochRecord;
+  /**
+   * After a reconnection to the server, wait this long (ms) before judging other ranks' leases, so that every rank
+   * has had time to reconnect and renew its lease (default `max(3 · heartbeatMs, 3000)`).
+   */
+  reconnectGraceMs?: number;
 }
 
-/** The epoch record published in the membership bucket. */
+/**
+ * The epoch record published in the membership bucket (key `epoch`).
+ *
+ * - `epoch`: bumps on every membership change.
+ * - `ranks`: the ranks of the group at `epoch`, numbered as in the PREVIOUS group (for the first group: 0…K−1); a
+ *   group re-formed at this record renumbers them 0…n−1 in this order.
+ * - `lost`: ranks of the previous group whose lease expired (empty when the group was re-formed for another
+ *   reason, e.g. after a reconnection to a restarted server).
+ */
 export interface EpochRecord {
   epoch: number;
   ranks: number[];
+  lost?: number[];
 }
 
 const OPS: readonly ReduceOp[] = ['sum', 'mean', 'max', 'min'];
@@ -81,9 +102,15 @@ interface Pending {
  * - Every chunk carries a 40-byte header (job, epoch, step, from-rank, offset, length, total, dtype, CRC-32); a chunk
  *   that fails validation fails the operation with `PayloadRejectedError` and none of it is used.
  * - Membership: each rank renews a lease `rank-<r>` in the JetStream KV bucket `opt_<job>_members` (entries expire
- *   after 3 heartbeats) and watches the record `epoch`. When a lease is missing, the lowest live rank publishes
- *   `{ epoch: epoch + 1, ranks: survivors }`; every rank then fails its in-flight operation with
- *   `EpochChangedError`, and later operations too (re-forming the group is the caller's decision).
+ *   after 3 heartbeats) and watches (and polls) the record `epoch` in the bucket `opt_<job>_epoch` (no TTL). When a lease is missing, the lowest live rank
+ *   replaces the record by `{ epoch: epoch + 1, ranks: survivors, lost }` (a compare-and-set on its revision, so
+ *   the epoch bumps once); every rank then fails its in-flight operation with `PeerLostError` naming the lost
+ *   rank, and later operations with `EpochChangedError`. {@link NatsCollective.reform} joins the survivors' group
+ *   at the new epoch (renumbered 0…n−1); `ElasticTrainer` does that and reloads the last checkpoint.
+ * - Server restarts: a disconnection fails the operation in flight at once with `EpochChangedError` (its chunks
+ *   may be lost, and some ranks may have completed it while others did not). After the client reconnects, the
+ *   ranks bump the epoch with the same members, and the group re-forms the same way. Leases are judged only
+ *   `reconnectGraceMs` after a reconnection, so ranks that reconnect a little later are not declared lost.
  *
  * Operations on one collective must not overlap: await each before starting the next (every rank issues them in
  * the same order).
@@ -113,6 +140,8 @@ export class NatsCollective implements Collective {
   private readonly early = new Map<number, Array<{ h: ChunkHeader; payload: Uint8Array }>>();
   private pending: Pending | null = null;
   private kv: KV | null = null;
+  /** The epoch record's bucket: no TTL (the leases' bucket expires entries after 3 heartbeats). */
+  private epochKv: KV | null = null;
   private heartbeat: ReturnType<typeof setInterval> | null = null;
   private watcher: { stop(): void } | null = null;
   private joinedEpoch = 0;
@@ -121,6 +150,14 @@ export class NatsCollective implements Collective {
   private closed = false;
   private closing = false;
   private abandoned = false;
+  private readonly membership: EpochRecord | null;
+  private readonly reconnectGraceMs: number;
+  private graceUntil = 0;
+  private needsBump = false;
+  private record: EpochRecord | null = null;
+  private releaseConnection = false;
+  private ticking = false;
+  private readonly options: NatsCollectiveOptions;
 
   private constructor(o: NatsCollectiveOptions) {
     const where = 'NatsCollective';
@@ -147,6 +184,14 @@ export class NatsCollective implements Collective {
     this.heartbeatMs = heartbeatMs;
     this.checksums = o.checksums ?? true;
     this.ownsConnection = o.ownsConnection ?? false;
+    this.membership = o.membership ?? null;
+    if (this.membership !== null && this.membership.ranks.length !== o.worldSize) {
+      throw new InvalidOptionError('membership', this.membership.ranks.length, `a record of ${o.worldSize} ranks (worldSize)`, where);
+    }
+    const grace = o.reconnectGraceMs ?? Math.max(3 * heartbeatMs, 3000);
+    if (!(grace >= 0) || !Number.isFinite(grace)) throw new InvalidOptionError('reconnectGraceMs', grace, 'a finite number >= 0', where);
+    this.reconnectGraceMs = grace;
+    this.options = o;
   }
 
   /**
@@ -171,6 +216,26 @@ export class NatsCollective implements Collective {
     return this.currentEpoch;
   }
 
+  /** The epoch this group was formed at (operations fail once {@link NatsCollective.epoch} differs from it). */
+  get formedEpoch(): number {
+    return this.joinedEpoch;
+  }
+
+  /** The membership record this rank last adopted (the one it formed at, or a newer one after a change). */
+  get membershipRecord(): EpochRecord | null {
+    return this.record;
+  }
+
+  /** The job name (subjects are `opt.<job>.<epoch>.…`). */
+  get jobName(): string {
+    return this.job;
+  }
+
+  /** Key of this rank's lease: `rank-<r>` in the first group, `e<epoch>-rank-<r>` in a re-formed one. */
+  private leaseKey(rank: number): string {
+    return this.membership === null ? `rank-${rank}` : `e${this.membership.epoch}-rank-${rank}`;
+  }
+
   private subject(epoch: number | '*', tail: string): string {
     return `opt.${this.job}.${epoch}.${tail}`;
   }
@@ -183,29 +248,38 @@ export class NatsCollective implements Collective {
       this.subs.push(this.nc.subscribe(this.subject('*', tail), { callback: handler }));
     }
     await this.nc.flush();
-    const kvm = new Kvm(this.nc);
-    const kv = await kvm.create(`opt_${this.job}_members`, { history: 1, ttl: 3 * this.heartbeatMs });
-    this.kv = kv;
-    await this.renewLease();
+    // Short JetStream API timeouts: a request sent while the server restarts is lost, and the membership checks
+    // must retry within a few heartbeats, not after the client's default 5 s.
+    const kvm = new Kvm(jetstream(this.nc, { timeout: Math.min(this.timeoutMs, Math.max(1000, 3 * this.heartbeatMs)) }));
     const deadline = Date.now() + this.timeoutMs;
+    // JetStream requests of the rendezvous are retried until the deadline: right after a server restart (a
+    // re-formation) some are lost or answered "unavailable" while the store recovers.
+    const retry = <T>(fn: () => Promise<T>): Promise<T> => retrying(fn, deadline);
+    const kv = await retry(() => kvm.create(`opt_${this.job}_members`, { history: 1, ttl: 3 * this.heartbeatMs }));
+    this.kv = kv;
+    const ekv = await retry(() => kvm.create(`opt_${this.job}_epoch`, { history: 1 }));
+    this.epochKv = ekv;
+    await retry(() => this.renewLease());
     const everyone = Array.from({ length: this.worldSize }, (_, r) => r);
     for (;;) {
       const missing: number[] = [];
-      for (const r of everyone) if ((await kv.get(`rank-${r}`)) === null) missing.push(r);
+      for (const r of everyone) if ((await retry(() => kv.get(this.leaseKey(r)))) === null) missing.push(r);
       if (missing.length === 0) break;
       if (Date.now() > deadline) throw new CollectiveTimeoutError('rendezvous', 0, missing, this.timeoutMs);
       await sleep(Math.min(50, this.heartbeatMs));
-      await this.renewLease();
+      await retry(() => this.renewLease());
     }
     let record: EpochRecord | null = null;
-    if (this.rank === 0) {
-      const prev = await kv.get('epoch');
+    if (this.membership !== null) {
+      record = this.membership;
+    } else if (this.rank === 0) {
+      const prev = await retry(() => ekv.get('epoch'));
       const old = prev === null || prev.length === 0 ? 0 : (JSON.parse(prev.string()) as EpochRecord).epoch;
       record = { epoch: old + 1, ranks: everyone };
-      await kv.put('epoch', JSON.stringify(record));
+      await retry(() => ekv.put('epoch', JSON.stringify(record)));
     } else {
       for (;;) {
-        const e = await kv.get('epoch');
+        const e = await retry(() => ekv.get('epoch'));
         if (e !== null && e.length > 0) {
           const r = JSON.parse(e.string()) as EpochRecord;
           if (r.ranks.length === this.worldSize) {
@@ -219,18 +293,16 @@ export class NatsCollective implements Collective {
     }
     this.joinedEpoch = record.epoch;
     this.currentEpoch = record.epoch;
-    const watch = await kv.watch({ key: 'epoch' });
+    this.record = record;
+    const watch = await retry(() => ekv.watch({ key: 'epoch' }));
     this.watcher = watch;
     void (async () => {
       for await (const e of watch) {
         if (e.operation !== 'PUT' || e.length === 0) continue;
-        const r = JSON.parse(e.string()) as EpochRecord;
-        if (r.epoch > this.currentEpoch) {
-          this.currentEpoch = r.epoch;
-          this.pending?.reject(new EpochChangedError(this.joinedEpoch, r.epoch, `NatsCollective (rank ${this.rank})`));
-        }
+        this.adopt(JSON.parse(e.string()) as EpochRecord);
       }
     })().catch(() => undefined);
+    void this.watchStatus();
     this.heartbeat = setInterval(() => {
       void this.tick().catch(() => undefined);
     }, this.heartbeatMs);
@@ -239,20 +311,150 @@ export class NatsCollective implements Collective {
   }
 
   private async renewLease(): Promise<void> {
-    await this.kv!.put(`rank-${this.rank}`, String(Date.now()));
+    await this.kv!.put(this.leaseKey(this.rank), String(Date.now()));
   }
 
-  /** Renew the lease; the lowest live rank checks the others' leases and bumps the epoch when one is missing. */
-  private async tick(): Promise<void> {
-    if (this.closed || this.kv === null) return;
-    await this.renewLease();
-    if (this.currentEpoch !== this.joinedEpoch) return;
-    const alive: number[] = [];
-    for (let r = 0; r < this.worldSize; r++) if (r === this.rank || (await this.kv.get(`rank-${r}`)) !== null) alive.push(r);
-    if (alive.length < this.worldSize && alive[0] === this.rank && !this.closed) {
-      const record: EpochRecord = { epoch: this.joinedEpoch + 1, ranks: alive };
-      await this.kv.put('epoch', JSON.stringify(record));
+  /**
+   * A newer epoch record: adopt it and fail the operation in flight, with `PeerLostError` when the record names
+   * lost ranks, `EpochChangedError` otherwise.
+   */
+  private adopt(r: EpochRecord): void {
+    if (r.epoch <= this.joinedEpoch) return;
+    if (r.epoch > this.currentEpoch) this.currentEpoch = r.epoch;
+    if (this.record === null || r.epoch > this.record.epoch) this.record = r;
+    this.needsBump = false;
+    const lost = r.lost ?? [];
+    const op = `NatsCollective (rank ${this.rank})`;
+    this.pending?.reject(
+      lost.length > 0
+        ? new PeerLostError(lost[0]!, this.joinedEpoch, `${op}: lease expired; the group continues at epoch ${r.epoch} with ranks [${r.ranks.join(', ')}]`)
+        : new EpochChangedError(this.joinedEpoch, r.epoch, op),
+    );
+  }
+
+  /** The epoch record in the bucket now, with its revision (null when absent). */
+  private async readRecord(): Promise<{ record: EpochRecord; revision: number } | null> {
+    const e = await this.epochKv!.get('epoch');
+    if (e === null || e.length === 0) return null;
+    return { record: JSON.parse(e.string()) as EpochRecord, revision: e.revision };
+  }
+
+  /**
+   * Replace the epoch record `joinedEpoch` by `next` with a compare-and-set on the record's revision, so that two
+   * ranks proposing a change at once bump the epoch once. Returns false when another record won.
+   */
+  private async proposeRecord(next: EpochRecord): Promise<boolean> {
+    const cur = await this.readRecord();
+    if (cur === null || cur.record.epoch !== this.joinedEpoch) {
+      if (cur !== null) this.adopt(cur.record);
+      return false;
     }
+    try {
+      await this.epochKv!.update('epoch', JSON.stringify(next), cur.revision);
+    } catch {
+      const now = await this.readRecord();
+      if (now !== null) this.adopt(now.record);
+      return false;
+    }
+    this.adopt(next);
+    return true;
+  }
+
+  /**
+   * Connection status: a disconnection fails the operation in flight at once (its chunks may be lost with the
+   * server) and, because some ranks may have completed that operation while others did not, the group must
+   * re-form: after the reconnection this rank proposes epoch + 1 with the same ranks.
+   */
+  private async watchStatus(): Promise<void> {
+    for await (const s of this.nc.status()) {
+      if (this.closed) break;
+      if (s.type === 'disconnect') {
+        this.needsBump = this.currentEpoch === this.joinedEpoch;
+        if (this.currentEpoch === this.joinedEpoch) this.currentEpoch = this.joinedEpoch + 1;
+        this.pending?.reject(new EpochChangedError(this.joinedEpoch, this.currentEpoch, `NatsCollective (rank ${this.rank}) lost its connection to the server`));
+      } else if (s.type === 'reconnect') {
+        this.graceUntil = Date.now() + this.reconnectGraceMs;
+        void this.tick().catch(() => undefined);
+      }
+    }
+  }
+
+  /**
+   * Renew the lease and poll the epoch record (the watch may miss it across a server restart). After a reconnection,
+   * propose the re-formation. Otherwise the lowest live rank checks the others' leases and, when one is missing,
+   * publishes `{ epoch + 1, survivors, lost }`.
+   */
+  private async tick(): Promise<void> {
+    if (this.closed || this.kv === null || this.ticking) return;
+    this.ticking = true;
+    try {
+      await this.tickOnce();
+    } finally {
+      this.ticking = false;
+    }
+  }
+
+  private async tickOnce(): Promise<void> {
+    if (this.kv === null) return;
+    await this.renewLease();
+    const cur = await this.readRecord();
+    if (cur !== null) this.adopt(cur.record);
+    if (this.needsBump) {
+      await this.proposeRecord({ epoch: this.joinedEpoch + 1, ranks: Array.from({ length: this.worldSize }, (_, r) => r), lost: [] });
+      return;
+    }
+    if (this.currentEpoch !== this.joinedEpoch || Date.now() < this.graceUntil) return;
+    const alive: number[] = [];
+    const lost: number[] = [];
+    for (let r = 0; r < this.worldSize; r++) {
+      if (r === this.rank || (await this.kv.get(this.leaseKey(r))) !== null) alive.push(r);
+      else lost.push(r);
+    }
+    if (lost.length > 0 && alive[0] === this.rank && !this.closed && this.currentEpoch === this.joinedEpoch) {
+      await this.proposeRecord({ epoch: this.joinedEpoch + 1, ranks: alive, lost });
+    }
+  }
+
+  /**
+   * After a membership change (an operation failed with `PeerLostError` or `EpochChangedError`, or
+   * {@link NatsCollective.epoch} moved on), join the group of the new epoch: the surviving ranks, renumbered
+   * 0…n−1 in their old order, on the same connection. Every survivor must call it. This collective is closed
+   * (the connection passes to the new one).
+   *
+   * @throws `CollectiveTimeoutError` (op `"reform"`) when no new epoch is published within the timeout, or
+   * the rendezvous of the new group does not complete; `PeerLostError` when this rank is not in the new group.
+   */
+  async reform(options: { timeoutMs?: number } = {}): Promise<NatsCollective> {
+    const timeoutMs = options.timeoutMs === undefined ? this.timeoutMs : checkTimeout(options.timeoutMs, 'NatsCollective.reform');
+    const deadline = Date.now() + timeoutMs;
+    let record: EpochRecord | null = null;
+    for (;;) {
+      try {
+        const cur = await this.readRecord();
+        if (cur !== null && cur.record.epoch > this.joinedEpoch) record = cur.record;
+        else if (this.needsBump) {
+          await this.proposeRecord({ epoch: this.joinedEpoch + 1, ranks: Array.from({ length: this.worldSize }, (_, r) => r), lost: [] });
+        }
+      } catch {
+        // the server may be restarting: retry until the deadline
+      }
+      if (record !== null) break;
+      if (Date.now() > deadline) throw new CollectiveTimeoutError('reform', this.ops, [], timeoutMs);
+      await sleep(Math.min(50, this.heartbeatMs));
+    }
+    const position = record.ranks.indexOf(this.rank);
+    if (position < 0) throw new PeerLostError(this.rank, this.joinedEpoch, `rank ${this.rank} is not a member of the group at epoch ${record.epoch}`);
+    const owns = this.ownsConnection;
+    this.releaseConnection = true;
+    await this.close();
+    return NatsCollective.create({
+      ...this.options,
+      connection: this.nc,
+      ownsConnection: owns,
+      rank: position,
+      worldSize: record.ranks.length,
+      membership: record,
+    });
   }
 
   private receive(msg: Uint8Array): void {
@@ -575,8 +777,8 @@ export class NatsCollective implements Collective {
     this.watcher?.stop();
     for (const s of this.subs) if (!s.isClosed()) s.unsubscribe();
     if (!this.nc.isClosed()) {
-      if (this.kv !== null && !this.abandoned) await this.kv.delete(`rank-${this.rank}`).catch(() => undefined);
-      if (this.ownsConnection) await this.nc.close();
+      if (this.kv !== null && !this.abandoned) await this.kv.delete(this.leaseKey(this.rank)).catch(() => undefined);
+      if (this.ownsConnection && !this.releaseConnection) await this.nc.close();
     }
   }
 
@@ -591,6 +793,18 @@ export class NatsCollective implements Collective {
     if (this.heartbeat !== null) clearInterval(this.heartbeat);
     this.watcher?.stop();
     for (const s of this.subs) s.unsubscribe();
+  }
+}
+
+/** `fn()`, retried every 50 ms while it throws, until `deadline` (then its last error). */
+async function retrying<T>(fn: () => Promise<T>, deadline: number): Promise<T> {
+  for (;;) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await sleep(50);
+    }
   }
 }
 

@@ -1,5 +1,5 @@
 import { connect } from '@nats-io/transport-node';
-import { EpochChangedError, PayloadRejectedError } from '../src/errors';
+import { EpochChangedError, PayloadRejectedError, PeerLostError } from '../src/errors';
 import { NatsCollective } from '../src/nats';
 import { encodeChunk, fnv1a, ChunkKind, crc32 } from '../src/wire';
 import { startNatsServer } from '../src/node/nats-server';
@@ -57,7 +57,7 @@ describe('NatsCollective', () => {
     }
   });
 
-  test('a rank whose lease expires bumps the epoch and fails the in-flight allReduce with EpochChangedError', async () => {
+  test('a rank whose lease expires bumps the epoch and fails the in-flight allReduce with PeerLostError naming it', async () => {
     const nats = await natsRanks(3, { heartbeatMs: 100 });
     try {
       const before = nats[0]!.epoch;
@@ -65,7 +65,8 @@ describe('NatsCollective', () => {
       const results = await Promise.allSettled([0, 1].map((r) => nats[r]!.allReduce(new Float32Array(8), 'sum', { timeoutMs: 8000 })));
       for (const r of results) {
         expect(r.status).toBe('rejected');
-        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(EpochChangedError);
+        expect((r as PromiseRejectedResult).reason).toBeInstanceOf(PeerLostError);
+        expect((r as PromiseRejectedResult).reason).toMatchObject({ rank: 2 });
       }
       expect(nats[0]!.epoch).toBe(before + 1);
       await expect(nats[1]!.barrier()).rejects.toBeInstanceOf(EpochChangedError);

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import type { ConnectionOptions } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { NatsCollective, type NatsCollectiveOptions } from '../nats.js';
 
@@ -12,6 +13,11 @@ export interface ConnectNatsCollectiveOptions extends Omit<NatsCollectiveOptions
   servers: string | string[];
   /** Client name shown in the server's monitoring (default `opt-<job>-<rank>`). */
   name?: string;
+  /**
+   * Further options of `connect` (TLS, credentials, …). Defaults here: reconnect forever every 250 ms
+   * (`maxReconnectAttempts: -1`, `reconnectTimeWait: 250`), so a restarted server is found again quickly.
+   */
+  connectOptions?: Partial<ConnectionOptions>;
 }
 
 /**
@@ -26,8 +32,14 @@ export interface ConnectNatsCollectiveOptions extends Omit<NatsCollectiveOptions
  * ```
  */
 export async function connectNatsCollective(options: ConnectNatsCollectiveOptions): Promise<NatsCollective> {
-  const { servers, name, ...rest } = options;
-  const nc = await connect({ servers, name: name ?? `opt-${options.job}-${options.rank}` });
+  const { servers, name, connectOptions, ...rest } = options;
+  const nc = await connect({
+    maxReconnectAttempts: -1,
+    reconnectTimeWait: 250,
+    ...connectOptions,
+    servers,
+    name: name ?? `opt-${options.job}-${options.rank}`,
+  });
   try {
     return await NatsCollective.create({ ...rest, connection: nc, ownsConnection: true });
   } catch (e) {

@@ -6,3 +6,4 @@
 export * from './launcher.js';
 export * from './nats-server.js';
 export * from './connect.js';
+export * from '../federated/node.js';

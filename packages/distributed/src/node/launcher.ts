@@ -101,6 +101,29 @@ export async function runWorkers<R = unknown>(options: RunWorkersOptions): Promi
 }
 
 /**
+ * Tie a worker thread to its rank of a shared-memory group: when the thread exits (it crashed, called
+ * `process.exit`, or was `terminate()`d) before `done` resolves, the group is broken, so the other ranks' pending
+ * and later collectives fail at once with `PeerLostError` naming `rank` instead of waiting for their timeout.
+ * {@link runWorkers} does this for its own threads; use this with threads you start yourself.
+ *
+ * @example
+ * ```ts
+ * const worker = new Worker(file, { workerData: { group, rank: 2 } });
+ * watchWorker(worker, group, 2);
+ * ```
+ */
+export function watchWorker(worker: Worker, group: ShmGroup, rank: number, done?: Promise<unknown>): void {
+  let finished = false;
+  void done?.then(
+    () => (finished = true),
+    () => undefined,
+  );
+  worker.once('exit', () => {
+    if (!finished) ShmCollective.breakGroup(group, rank);
+  });
+}
+
+/**
  * The body of a rank started by {@link runWorkers}: build this thread's collective, run `fn`, report its result
  * (structured-cloneable) or its error to the launcher, and close the collective.
  *

@@ -27,13 +27,28 @@ export interface NatsServerOptions {
   startTimeoutMs?: number;
 }
 
-/** A running server; {@link NatsServer.stop} kills it and removes its temporary folder. */
+/**
+ * A running server. {@link NatsServer.stop} kills it and removes its temporary folder; {@link NatsServer.kill} and
+ * {@link NatsServer.restart} simulate a crash and a recovery (same port, same configuration, same JetStream store)
+ * for fault-tolerance tests.
+ */
 export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
-  /** The server process. */
+  /** The current server process (a new one after {@link NatsServer.restart}). */
   readonly process: ChildProcess;
+  /** The JetStream store folder (kept across {@link NatsServer.restart}; removed by {@link NatsServer.stop}). */
+  readonly storeDir: string;
+  /** The configuration file the server runs with. */
+  readonly configFile: string;
+  /** Whether a server process is running now. */
+  readonly running: boolean;
+  /** Kill the process (default `SIGKILL`: a crash, no flush) and resolve once it has exited. The folder stays. */
+  kill(signal?: NodeJS.Signals): Promise<void>;
+  /** Start the server again (after {@link NatsServer.kill}; kills a running one first) and resolve once it is ready. */
+  restart(): Promise<void>;
+  /** Stop the server (SIGTERM, SIGKILL after 5 s) and remove the temporary folder. Idempotent. */
   stop(): Promise<void>;
 }
 
@@ -90,16 +105,78 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   }
   const port = options.port ?? (await freePort());
   const dir = mkdtempSync(join(tmpdir(), 'opt-nats-'));
+  const storeDir = join(dir, 'js');
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
-  if (options.jetStream ?? true) lines.push(`jetstream {\n  store_dir: ${JSON.stringify(join(dir, 'js'))}\n}`);
+  if (options.jetStream ?? true) lines.push(`jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}`);
   const config = join(dir, 'nats.conf');
   writeFileSync(config, lines.join('\n') + '\n');
-  const child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const startTimeoutMs = options.startTimeoutMs ?? 10000;
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  let child: ChildProcess;
+  try {
+    child = await launch(binary, config, startTimeoutMs);
+  } catch (e) {
+    cleanup();
+    throw e;
+  }
+  const alive = (): boolean => child.exitCode === null && child.signalCode === null;
+  const terminate = async (signal: NodeJS.Signals): Promise<void> => {
+    if (!alive()) return;
+    const proc = child;
+    const exited = new Promise<void>((resolve) => proc.once('exit', () => resolve()));
+    proc.kill(signal);
+    const timer = signal === 'SIGKILL' ? null : setTimeout(() => proc.kill('SIGKILL'), 5000);
+    await exited;
+    if (timer !== null) clearTimeout(timer);
+  };
+  let stopped: Promise<void> | null = null;
+  return {
+    url: `nats://127.0.0.1:${port}`,
+    port,
+    get process() {
+      return child;
+    },
+    storeDir,
+    configFile: config,
+    get running() {
+      return alive();
+    },
+    kill(signal: NodeJS.Signals = 'SIGKILL') {
+      return terminate(signal);
+    },
+    async restart() {
+      if (stopped !== null) throw new OptError('NATS_SERVER_STOPPED', 'restart() after stop(): the server folder is gone');
+      await terminate('SIGKILL');
+      // The port may linger for a moment after a kill: retry the start a few times.
+      let last: unknown = null;
+      for (let attempt = 0; attempt < 5; attempt++) {
+        try {
+          child = await launch(binary, config, startTimeoutMs);
+          return;
+        } catch (e) {
+          last = e;
+          await new Promise((resolve) => setTimeout(resolve, 200));
+        }
+      }
+      throw last;
+    },
+    stop() {
+      stopped ??= (async () => {
+        await terminate('SIGTERM');
+        cleanup();
+      })();
+      return stopped;
+    },
+  };
+}
+
+/** Spawn `nats-server -c config` and resolve once it logs "Server is ready". */
+async function launch(binary: string, config: string, startTimeoutMs: number): Promise<ChildProcess> {
+  const child = spawn(binary, ['-c', config], { stdio: ['ignore', 'ignore', 'pipe'] });
   try {
     await new Promise<void>((resolve, reject) => {
       let log = '';
-      const timer = setTimeout(() => reject(new OptError('NATS_SERVER_START', `nats-server was not ready within ${options.startTimeoutMs ?? 10000} ms:\n${log}`)), options.startTimeoutMs ?? 10000);
+      const timer = setTimeout(() => reject(new OptError('NATS_SERVER_START', `nats-server was not ready within ${startTimeoutMs} ms:\n${log}`)), startTimeoutMs);
       const onData = (d: Buffer): void => {
         log += d.toString();
         if (log.includes('Server is ready')) {
@@ -122,27 +199,12 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       });
     });
   } catch (e) {
-    child.kill('SIGKILL');
-    cleanup();
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+      child.kill('SIGKILL');
+      await exited;
+    }
     throw e;
   }
-  let stopped: Promise<void> | null = null;
-  return {
-    url: `nats://127.0.0.1:${port}`,
-    port,
-    process: child,
-    stop() {
-      stopped ??= (async () => {
-        if (child.exitCode === null && child.signalCode === null) {
-          const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), 5000);
-          await exited;
-          clearTimeout(timer);
-        }
-        cleanup();
-      })();
-      return stopped;
-    },
-  };
+  return child;
 }
