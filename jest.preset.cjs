@@ -38,6 +38,10 @@ module.exports = function preset(packageDir) {
       '^@opt/dp-digits$': path.join(__dirname, 'apps/dp-digits/src/experiment.ts'),
       '^@opt/browser-harness$': path.join(__dirname, 'tools/browser-harness/src/index.ts'),
       '^@opt/([a-z-]+)$': path.join(__dirname, 'packages/$1/src/index.ts'),
+      // The Node-only entries (`@opt/tasks/node`, `@opt/distributed/node`, ...).
+      '^@opt/([a-z-]+)/node$': path.join(__dirname, 'packages/$1/src/node/index.ts'),
+      // @opt/tasks' data-dir module is ESM-only (import.meta.url): its CommonJS twin stands in under jest.
+      '^(\\.{1,2}/)*(node/)?data-dir(\\.js)?$': path.join(__dirname, 'packages/tasks/test/helpers/data-dir.cjs'),
       '^(\\.{1,2}/.*)\\.js$': '$1',
     },
   };

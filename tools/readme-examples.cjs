@@ -44,4 +44,23 @@ async function runExample(code, requireFromTest) {
   return logs;
 }
 
-module.exports = { extractExamples, runExample };
+/**
+ * The README-examples tests of one package: every runnable ```ts block of `readmePath` must run and print something.
+ * Call it from the package's test file with that file's `require`, so that jest's module mapping applies.
+ */
+function describeReadmeExamples(readmePath, testRequire) {
+  describe('README examples', () => {
+    const examples = extractExamples(readmePath);
+
+    test('the README has at least one runnable example', () => {
+      expect(examples.length).toBeGreaterThan(0);
+    });
+
+    test.each(examples.map((e) => [e.line, e.code]))('the example at README line %i runs', async (_line, code) => {
+      const logs = await runExample(code, testRequire);
+      expect(logs.length).toBeGreaterThan(0);
+    });
+  });
+}
+
+module.exports = { extractExamples, runExample, describeReadmeExamples };

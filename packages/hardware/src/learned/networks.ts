@@ -204,7 +204,11 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
   const x5 = bounded(mul(rootV, rv));
   const x6 = bounded(mul(div(mul(m, invBc1), denom), rd));
   const x7 = net.op('Max', mul(net.op('Log', add(net.op('Abs', x0), net.c(1e-8))), net.c(0.2)), net.c(-1));
-  const X = g.op('Concat', [x0, x1, x2, x3, x4, x5, x6, x7].map((x) => net.column(x)), { axis: 1 });
+  // Two Concats of four: onnxruntime-web's WebGPU Concat binds every input and the output as storage buffers, and
+  // with eight inputs (nine buffers) it exceeds WebGPU's default maxStorageBuffersPerShaderStage of 8, which
+  // onnxruntime-web does not raise: the pipeline fails validation and the step silently computes garbage.
+  const cols = [x0, x1, x2, x3, x4, x5, x6, x7].map((x) => net.column(x));
+  const X = g.op('Concat', [g.op('Concat', cols.slice(0, 4), { axis: 1 }), g.op('Concat', cols.slice(4), { axis: 1 })], { axis: 1 });
   // W1 is [h1 × (F + T)] row-major: its first F columns act on x, the last T on φ(t) (shared by every element).
   const w1x = new Float32Array(F * h1);
   const w1t = new Float32Array(T * h1);

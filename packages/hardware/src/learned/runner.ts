@@ -21,7 +21,13 @@ export interface LearnedOptimizerRunnerOptions {
   backend: Backend;
   /** Devices to try in order (default `['cpu']`); failures are recorded in {@link LearnedOptimizerRunner.diagnostics}. */
   devices?: readonly DeviceKind[];
-  /** How the LSTM cell is written (default `'onnx-lstm'`; `'matmul'` keeps it on providers without an LSTM kernel). */
+  /**
+   * How the LSTM cell is written: `'onnx-lstm'` (ONNX's `LSTM` operator) or `'matmul'` (`MatMul`/`Sigmoid`/`Tanh`,
+   * which keeps it on providers without an LSTM kernel). Default `'onnx-lstm'`, except `'matmul'` for
+   * onnxruntime-web when the first device is `'webgpu'`: there the operator runs on the CPU inside a WebGPU graph,
+   * and onnxruntime-web 1.30 returns a wrong second-layer cell state and parameter update from that mixed graph
+   * (measured in headless Chromium; the operator alone, and the same graph on wasm, are right).
+   */
   lstmCell?: LstmCellOp;
 }
 
@@ -147,7 +153,8 @@ export class LearnedOptimizerRunner {
     }
     if (optimizer instanceof LSTMLearnedOptimizer) {
       const mode = optimizer.defaults.mode;
-      const model = exportLstmStep(optimizer.metaParams, optimizer.layout, mode, options.lstmCell ?? 'onnx-lstm');
+      const webOnGpu = options.backend.name === 'onnxruntime-web' && devices[0] === 'webgpu';
+      const model = exportLstmStep(optimizer.metaParams, optimizer.layout, mode, options.lstmCell ?? (webOnGpu ? 'matmul' : 'onnx-lstm'));
       return new LearnedOptimizerRunner('lstm', optimizer, { lstm_step: model }, await open(model), null);
     }
     throw new InvalidOptionError('optimizer', String(optimizer), 'an MLPLearnedOptimizer, LSTMLearnedOptimizer or TransformerLearnedOptimizer', 'LearnedOptimizerRunner');

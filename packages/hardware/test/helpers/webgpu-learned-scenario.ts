@@ -1,150 +1,15 @@
 /**
- * Twin run of a learned optimizer: one copy steps in TypeScript (`@opt/learned`), the other through
- * `LearnedOptimizerRunner` on a given device; returns the largest differences. Runs inside jest (CPU) and in the
- * WebGPU child process (lavapipe), so both paths share one definition.
+ * The learned-optimizer twin run (test/helpers/learned-twin.ts) on onnxruntime-node: inside jest (CPU) and in the
+ * WebGPU child process (lavapipe).
  */
 import * as ort from 'onnxruntime-node';
-import { LSTMLearnedOptimizer, MLPLearnedOptimizer, TransformerLearnedOptimizer } from '@opt/learned';
-import { Parameter, Rng } from '@opt/tensor';
-import type { DeviceKind } from '../../src/backends/errors';
 import type { OrtModule } from '../../src/backends/runner';
-import { LearnedOptimizerRunner, type RunnableLearnedOptimizer } from '../../src/learned/runner';
-import type { LstmCellOp } from '../../src/learned/networks';
 import { OrtNodeBackend } from '../../src/node/ort-node';
+import { type LearnedTwinArgs, type LearnedTwinResult, runTwin } from './learned-twin';
 
-/** Which optimizer the twin run uses. */
-export type LearnedCase = 'mlp' | 'lstm-pure' | 'lstm-adam' | 'transformer';
+export type { LearnedCase, LearnedTwinArgs, LearnedTwinResult } from './learned-twin';
 
-/** Arguments of {@link run}. */
-export interface LearnedTwinArgs {
-  case: LearnedCase;
-  device: DeviceKind;
-  steps?: number;
-  lstmCell?: LstmCellOp;
-  sizes?: number[];
-}
-
-/** What {@link run} measures. */
-export interface LearnedTwinResult {
-  device: string;
-  /** max |p_onnx − p_ts| over all steps and elements. */
-  maxParamError: number;
-  /** max over elements of |Δp_onnx − Δp_ts| / max |Δp_ts| of the same step (the update's relative error). */
-  maxUpdateRelError: number;
-  /** max |s_onnx − s_ts| / max(|s_ts|, tiny) per state buffer, after syncState(). */
-  maxStateRelError: number;
-  /** Step counters agree. */
-  stepsAgree: boolean;
-  /** Mean absolute update of the last step (shows the test is not vacuous). */
-  meanUpdate: number;
-}
-
-function make(kind: LearnedCase, params: Parameter[]): RunnableLearnedOptimizer {
-  switch (kind) {
-    case 'mlp':
-      return new MLPLearnedOptimizer(params, { weights: 'mlp-hybrid-v1', lr: 1e-2 });
-    case 'lstm-pure':
-      return new LSTMLearnedOptimizer(params, { weights: 'lstm-l2l-v1' });
-    case 'lstm-adam': {
-      // A trained-looking correction: the pure weights' LSTM are not for 3 inputs, so draw a non-zero head.
-      const opt = new LSTMLearnedOptimizer(params, { mode: 'adam-correction', lr: 1e-2 });
-      const rng = new Rng(3);
-      const L = opt.layout;
-      for (let i = L.wo; i <= L.bo; i++) opt.metaParams[i] = rng.normal(0, 0.3);
-      return opt;
-    }
-    case 'transformer':
-      return new TransformerLearnedOptimizer(params, { weights: 'transformer-ctrl-v1', lr: 1e-2 });
-  }
-}
-
-/** A fixed smooth loss with per-tensor scales, so the features and the controller's tokens differ by tensor. */
-function gradients(params: Parameter[], step: number): number {
-  let loss = 0;
-  params.forEach((p, k) => {
-    const scale = 10 ** (k - 1);
-    const g = new Float32Array(p.size);
-    for (let i = 0; i < p.size; i++) {
-      const target = Math.sin(0.37 * i + k);
-      const d = p.data[i]! - target;
-      g[i] = scale * (d + 0.05 * Math.cos(0.11 * i * (step + 1)));
-      loss += 0.5 * scale * d * d;
-    }
-    p.grad = g;
-  });
-  return loss;
-}
-
-/** Run the twin comparison. */
-export async function run(args: LearnedTwinArgs): Promise<LearnedTwinResult> {
-  const sizes = args.sizes ?? [257, 64, 9];
-  const rng = new Rng(11);
-  const init = sizes.map((n) => {
-    const a = new Float32Array(n);
-    rng.fillNormal(a, 0, 1);
-    return a;
-  });
-  const tsParams = init.map((a, k) => new Parameter(Float32Array.from(a), [a.length], `p${k}`));
-  const oxParams = init.map((a, k) => new Parameter(Float32Array.from(a), [a.length], `p${k}`));
-  const tsOpt = make(args.case, tsParams);
-  const oxOpt = make(args.case, oxParams);
-  const runner = await LearnedOptimizerRunner.create(oxOpt, {
-    backend: new OrtNodeBackend({ ort: ort as unknown as OrtModule }),
-    devices: [args.device],
-    ...(args.lstmCell === undefined ? {} : { lstmCell: args.lstmCell }),
-  });
-  let maxParamError = 0;
-  let maxUpdateRelError = 0;
-  let meanUpdate = 0;
-  const steps = args.steps ?? 10;
-  for (let t = 0; t < steps; t++) {
-    const before = tsParams.map((p) => Float64Array.from(p.data));
-    tsOpt.step(() => gradients(tsParams, t));
-    await runner.step(() => gradients(oxParams, t));
-    let maxUpdate = 0;
-    let sumUpdate = 0;
-    let count = 0;
-    tsParams.forEach((p, k) => {
-      for (let i = 0; i < p.size; i++) {
-        const u = Math.abs(p.data[i]! - before[k]![i]!);
-        maxUpdate = Math.max(maxUpdate, u);
-        sumUpdate += u;
-        count++;
-      }
-    });
-    meanUpdate = sumUpdate / count;
-    tsParams.forEach((p, k) => {
-      const q = oxParams[k]!;
-      for (let i = 0; i < p.size; i++) {
-        const e = Math.abs(p.data[i]! - q.data[i]!);
-        maxParamError = Math.max(maxParamError, e);
-        const du = Math.abs(p.data[i]! - before[k]![i]! - (q.data[i]! - before[k]![i]!));
-        maxUpdateRelError = Math.max(maxUpdateRelError, du / maxUpdate);
-      }
-    });
-  }
-  await runner.syncState();
-  let maxStateRelError = 0;
-  let stepsAgree = true;
-  tsParams.forEach((p, k) => {
-    const a = tsOpt.state.get(p) as unknown as Record<string, unknown>;
-    const b = oxOpt.state.get(oxParams[k]!) as unknown as Record<string, unknown>;
-    if (a['step'] !== b['step']) stepsAgree = false;
-    for (const key of Object.keys(a)) {
-      const x = a[key];
-      const y = b[key];
-      if (!(x instanceof Float32Array || x instanceof Float64Array)) continue;
-      const yy = y as Float32Array | Float64Array;
-      let scale = 1e-30;
-      let worst = 0;
-      for (let i = 0; i < x.length; i++) {
-        scale = Math.max(scale, Math.abs(x[i]!));
-        worst = Math.max(worst, Math.abs(x[i]! - yy[i]!));
-      }
-      maxStateRelError = Math.max(maxStateRelError, worst / scale);
-    }
-  });
-  const device = runner.device;
-  await runner.release();
-  return { device, maxParamError, maxUpdateRelError, maxStateRelError, stepsAgree, meanUpdate };
+/** Run the twin comparison on onnxruntime-node. */
+export function run(args: LearnedTwinArgs): Promise<LearnedTwinResult> {
+  return runTwin(new OrtNodeBackend({ ort: ort as unknown as OrtModule }), args);
 }
