@@ -1,14 +1,16 @@
 /**
  * Federated training of the digits MLP over NATS: one server and several clients (each with its own connection
  * and its own shard of the training set), FedAvg or a server optimizer, client sampling, optional secure
- * aggregation. What `federated-main.ts` runs and the app's test exercises.
+ * aggregation, and optionally browser clients in headless Chromium next to the Node ones. What
+ * `federated-main.ts` runs and the app's tests exercise.
  */
-import { SGD } from '@opt/core';
 import { FedAdagrad, FedAdam, FedAvg, FedYogi, type FederatedStrategy } from '@opt/distributed';
 import { connectFederatedClient, connectFederatedServer } from '@opt/distributed/node';
-import { type Batch, type Dataset, ClassificationObjective, batchOf, mlp, standardize, trainTestSplit } from '@opt/tasks';
+import { type Dataset, ClassificationObjective, batchOf, mlp, standardize, subset, trainTestSplit } from '@opt/tasks';
 import { loadDigits } from '@opt/tasks/node';
-import { type Parameter, Rng } from '@opt/tensor';
+import { InvalidOptionError, Rng } from '@opt/tensor';
+import type { BrowserClients } from './federated-browser.js';
+import { digitsLocalTrainer, flattenParameters, unflattenParameters } from './federated-client.js';
 
 /** The server strategies the app knows. */
 export const STRATEGY_NAMES = ['fedavg', 'fedadam', 'fedyogi', 'fedadagrad'] as const;
@@ -22,9 +24,19 @@ export interface FederatedDigitsOptions {
   url: string;
   /** Job name (default `digits-<time>`). */
   job?: string;
-  /** Clients (default 4). */
+  /** Node clients (default 4), each on its own connection in this process. */
   clients?: number;
-  /** Clients sampled per round (default 3). */
+  /**
+   * Browser clients (default 0): pages of one headless Chromium, connected over WebSocket, each with its own shard
+   * (after the Node clients' shards) and the same local training. Needs {@link FederatedDigitsOptions.wsUrl} and
+   * {@link FederatedDigitsOptions.browserPageDir}.
+   */
+  browserClients?: number;
+  /** nats-server's WebSocket URL (`startNatsServer({ websocket: true }).wsUrl`), for the browser clients. */
+  wsUrl?: string;
+  /** The folder of the page module: `apps/dist-digits/src` (served transpiled) or the built `apps/dist-digits/dist`. */
+  browserPageDir?: string;
+  /** Clients (Node and browser) sampled per round (default 3). */
   clientsPerRound?: number;
   /** Rounds (default 10). */
   rounds?: number;
@@ -56,6 +68,10 @@ export interface RoundRow {
   secure: boolean;
   sampled: string[];
   accepted: number;
+  /** The clients whose updates the round aggregated. */
+  acceptedIds: string[];
+  /** Those of {@link RoundRow.acceptedIds} that are browser clients. */
+  browserAccepted: string[];
   rejected: number;
   testAccuracy: number;
 }
@@ -65,7 +81,13 @@ export interface FederatedDigitsResult {
   description: string;
   rows: RoundRow[];
   finalAccuracy: number;
+  /** Test accuracy of the initial model, before round 1. */
+  initialAccuracy: number;
   parameters: number;
+  /** The browser clients' ids (empty without browser clients). */
+  browserClients: string[];
+  /** The rounds each browser client trained in, as the page reported them. */
+  browserRounds: Record<string, number[]>;
 }
 
 /** The digits, standardized, stratified 80/20 split. */
@@ -85,23 +107,6 @@ function makeStrategy(name: StrategyName, serverLr: number): FederatedStrategy {
       return new FedYogi({ serverLr });
     case 'fedadagrad':
       return new FedAdagrad({ serverLr });
-  }
-}
-
-function flatten(params: readonly Parameter[], out: Float32Array): Float32Array {
-  let o = 0;
-  for (const p of params) {
-    out.set(p.data, o);
-    o += p.data.length;
-  }
-  return out;
-}
-
-function unflatten(flat: ArrayLike<number>, params: readonly Parameter[]): void {
-  let o = 0;
-  for (const p of params) {
-    for (let i = 0; i < p.data.length; i++) p.data[i] = flat[o + i]!;
-    o += p.data.length;
   }
 }
 
@@ -126,7 +131,9 @@ function shards(train: Dataset, clients: number, nonIid: boolean, seed: number):
 export async function runFederatedDigits(options: FederatedDigitsOptions, data = prepareFederatedDigits(options.seed ?? 0)): Promise<FederatedDigitsResult> {
   const seed = options.seed ?? 0;
   const clientsCount = options.clients ?? 4;
-  const perRound = Math.min(options.clientsPerRound ?? 3, clientsCount);
+  const browserCount = options.browserClients ?? 0;
+  const total = clientsCount + browserCount;
+  const perRound = Math.min(options.clientsPerRound ?? 3, total);
   const rounds = options.rounds ?? 10;
   const strategyName = options.strategy ?? 'fedavg';
   const secure = options.secure ?? false;
@@ -134,11 +141,16 @@ export async function runFederatedDigits(options: FederatedDigitsOptions, data =
   const hidden = options.hidden ?? [32];
   const { train, test } = data;
   const sizes = [train.d, ...hidden, train.numClasses];
+  const settings = { sizes, seed, lr: options.lr ?? 0.1, batchSize: options.batchSize ?? 32 };
   const globalNet = mlp({ sizes, seed, dtype: 'float32' });
   const numel = globalNet.parameters.reduce((n, p) => n + p.data.length, 0);
-  const model = flatten(globalNet.parameters, new Float32Array(numel));
+  const model = flattenParameters(globalNet.parameters, new Float32Array(numel));
   const testObjective = new ClassificationObjective(globalNet, test);
   const testBatch = batchOf(test, Int32Array.from({ length: test.n }, (_, i) => i), 'float32');
+  const initialAccuracy = testObjective.accuracy(testBatch);
+  if (browserCount > 0 && (options.wsUrl === undefined || options.browserPageDir === undefined)) {
+    throw new InvalidOptionError('wsUrl', options.wsUrl, 'a ws:// URL and a browserPageDir when browserClients > 0', 'runFederatedDigits');
+  }
 
   const closers: Array<() => Promise<void>> = [];
   const { server, close } = await connectFederatedServer({
@@ -155,87 +167,108 @@ export async function runFederatedDigits(options: FederatedDigitsOptions, data =
     secureAggregation: secure ? { threshold: Math.min(perRound, Math.ceil(perRound / 2) + 1) } : undefined,
   });
   closers.push(close);
-  const parts = shards(train, clientsCount, options.nonIid ?? false, seed);
-  const clients = await Promise.all(
-    parts.map(async (idx, k) => {
-      const net = mlp({ sizes, seed, dtype: 'float32' });
-      const objective = new ClassificationObjective(net, train);
-      const opt = new SGD(net.parameters, { lr: options.lr ?? 0.1 });
-      const batchSize = options.batchSize ?? 32;
-      const rng = new Rng(seed * 1009 + k);
-      const order = idx.slice();
-      const chosen = new Int32Array(batchSize);
-      let batch: Batch | undefined;
-      const connected = await connectFederatedClient({
-        servers: options.url,
-        job,
-        clientId: `client${k}`,
-        train: (global, task) => {
-          unflatten(global, net.parameters);
-          const epochs = Number(task.config.localEpochs ?? 1);
-          for (let e = 0; e < epochs; e++) {
-            for (let i = order.length - 1; i > 0; i--) {
-              const j = rng.int(i + 1);
-              [order[i], order[j]] = [order[j]!, order[i]!];
-            }
-            for (let b = 0; b + batchSize <= order.length; b += batchSize) {
-              chosen.set(order.subarray(b, b + batchSize));
-              batch = batchOf(train, chosen, 'float32', batch);
-              objective.lossAndGrad(batch);
-              opt.step();
-            }
-          }
-          return { weights: flatten(net.parameters, new Float32Array(numel)), numExamples: order.length };
-        },
-      });
-      closers.push(connected.close);
-      return connected.client;
-    }),
-  );
+  const parts = shards(train, total, options.nonIid ?? false, seed);
+  let browsers: BrowserClients | null = null;
   const rows: RoundRow[] = [];
+  let browserResults: Array<{ clientId: string; rounds: number[] }> = [];
   try {
-    await server.waitForClients(clientsCount, 10000);
-    const loops = clients.map((c) => c.run(120000));
-    for (let r = 0; r < rounds; r++) {
-      const report = await server.runRound();
-      unflatten(model, globalNet.parameters);
-      const row: RoundRow = {
-        round: report.round,
-        strategy: report.strategy,
-        secure,
-        sampled: report.sampled,
-        accepted: report.accepted.length,
-        rejected: report.rejected.length,
-        testAccuracy: testObjective.accuracy(testBatch),
-      };
-      rows.push(row);
-      options.onRound?.(row);
+    if (browserCount > 0) {
+      // Loaded only here: plain Node runs never start (or need) the browser tooling.
+      const { startBrowserClients } = await import('./federated-browser.js');
+      browsers = await startBrowserClients({
+        wsUrl: options.wsUrl!,
+        job,
+        pageDir: options.browserPageDir!,
+        shards: parts.slice(clientsCount).map((idx, j) => subset(train, idx, `browser${j}`)),
+        settings,
+        firstIndex: clientsCount,
+      });
     }
-    await server.finish();
-    await Promise.all(loops);
+    const clients = await Promise.all(
+      parts.slice(0, clientsCount).map(async (idx, k) => {
+        const connected = await connectFederatedClient({
+          servers: options.url,
+          job,
+          clientId: `client${k}`,
+          train: digitsLocalTrainer(subset(train, idx, `client${k}`), { ...settings, clientIndex: k }),
+        });
+        closers.push(connected.close);
+        return connected.client;
+      }),
+    );
+    const browserIds = new Set(browsers?.clientIds ?? []);
+    try {
+      // Pages take a few seconds to load (and transpile) their modules before they register; a page that fails
+      // meanwhile ends the wait with its error rather than a registration timeout.
+      const registered = server.waitForClients(total, browserCount > 0 ? 60000 : 10000);
+      registered.catch(() => undefined);
+      await (browsers === null ? registered : Promise.race([registered, browsers.done.then(() => registered)]));
+      const loops = clients.map((c) => c.run(120000));
+      for (let r = 0; r < rounds; r++) {
+        const report = await server.runRound();
+        unflattenParameters(model, globalNet.parameters);
+        const row: RoundRow = {
+          round: report.round,
+          strategy: report.strategy,
+          secure,
+          sampled: report.sampled,
+          accepted: report.accepted.length,
+          acceptedIds: report.accepted.slice(),
+          browserAccepted: report.accepted.filter((id) => browserIds.has(id)),
+          rejected: report.rejected.length,
+          testAccuracy: testObjective.accuracy(testBatch),
+        };
+        rows.push(row);
+        options.onRound?.(row);
+      }
+      await server.finish();
+      await Promise.all(loops);
+      if (browsers !== null) browserResults = await browsers.done;
+    } finally {
+      for (const c of clients) c.stop();
+    }
   } finally {
-    for (const c of clients) c.stop();
     await server.destroy();
+    await browsers?.close();
     await Promise.all(closers.map((c) => c().catch(() => undefined)));
   }
+  const who = browserCount > 0 ? `${clientsCount} Node + ${browserCount} browser clients` : `${clientsCount} clients`;
   return {
     description:
-      `digits MLP ${sizes.join('-')} (${numel} parameters), ${clientsCount} clients (${options.nonIid ? 'label-skewed' : 'IID'} shards), ` +
+      `digits MLP ${sizes.join('-')} (${numel} parameters), ${who} (${options.nonIid ? 'label-skewed' : 'IID'} shards), ` +
       `${perRound} sampled per round, ${options.localEpochs ?? 1} local epoch(s) of SGD, ${strategyName}${secure ? ' + secure aggregation' : ''}`,
     rows,
-    finalAccuracy: rows.length > 0 ? rows[rows.length - 1]!.testAccuracy : testObjective.accuracy(testBatch),
+    finalAccuracy: rows.length > 0 ? rows[rows.length - 1]!.testAccuracy : initialAccuracy,
+    initialAccuracy,
     parameters: numel,
+    browserClients: [...(browsers?.clientIds ?? [])],
+    browserRounds: Object.fromEntries(browserResults.map((b) => [b.clientId, b.rounds])),
   };
 }
 
-/** A markdown table of one or more runs' rows, side by side by round. */
+/** An accepted client's id, marked when it is a browser client. */
+function clientLabel(id: string, row: RoundRow): string {
+  return row.browserAccepted.includes(id) ? `${id} (browser)` : id;
+}
+
+/**
+ * A markdown table of one or more runs' rows, side by side by round. A run with browser clients gets a second column
+ * listing the clients whose updates each round aggregated, browser clients marked `(browser)`.
+ */
 export function federatedTable(results: ReadonlyArray<{ label: string; result: FederatedDigitsResult }>): string {
-  const header = `| round | ${results.map((r) => `${r.label} test acc.`).join(' | ')} |`;
-  const rule = `| ---: | ${results.map(() => '---:').join(' | ')} |`;
+  const withClients = (r: { result: FederatedDigitsResult }): boolean => r.result.browserClients.length > 0;
+  const header = `| round | ${results.map((r) => `${r.label} test acc.${withClients(r) ? ` | ${r.label} updates from` : ''}`).join(' | ')} |`;
+  const rule = `| ---: | ${results.map((r) => (withClients(r) ? '---: | :---' : '---:')).join(' | ')} |`;
   const rounds = Math.max(...results.map((r) => r.result.rows.length));
   const lines = [header, rule];
   for (let i = 0; i < rounds; i++) {
-    lines.push(`| ${i + 1} | ${results.map((r) => (r.result.rows[i] ? (100 * r.result.rows[i]!.testAccuracy).toFixed(1) + ' %' : '')).join(' | ')} |`);
+    const cells = results.map((r) => {
+      const row = r.result.rows[i];
+      const acc = row ? `${(100 * row.testAccuracy).toFixed(1)} %` : '';
+      if (!withClients(r)) return acc;
+      return `${acc} | ${row ? row.acceptedIds.slice().sort().map((id) => clientLabel(id, row)).join(', ') : ''}`;
+    });
+    lines.push(`| ${i + 1} | ${cells.join(' | ')} |`);
   }
   return lines.join('\n');
 }

@@ -7,7 +7,16 @@
  */
 import type { FloatArray, Parameter } from '@opt/tensor';
 import type { Collective, CollectiveOptions, HalfFormat } from './collective.js';
-import { bfloat16Bits, decodeHalf, float16Bits, fromBfloat16Bits, fromFloat16Bits } from './reduce.js';
+import {
+  HALF_EXACT_DIVISOR,
+  bfloat16Bits,
+  decodeHalf,
+  float16Bits,
+  float32ToBfloat16Bits,
+  float32ToFloat16Bits,
+  fromBfloat16Bits,
+  fromFloat16Bits,
+} from './reduce.js';
 
 /** One bucket of gradients, as a hook sees it (PyTorch's `GradBucket`). */
 export interface GradBucket {
@@ -58,10 +67,20 @@ async function halfCompress(format: HalfFormat, state: Collective | null, bucket
   const g = bucket.buffer;
   const h = scratchFor(g);
   const K = c.worldSize;
-  const toBits = format === 'float16' ? float16Bits : bfloat16Bits;
-  const fromBits = format === 'float16' ? fromFloat16Bits : fromBfloat16Bits;
-  // PyTorch's order: convert to 16 bits, then divide by the world size in 16 bits (two roundings).
-  for (let i = 0; i < g.length; i++) h[i] = toBits(fromBits(toBits(g[i]!)) / K);
+  // PyTorch's order: convert to 16 bits, then divide by the world size in 16 bits (two roundings). The quotient goes
+  // through float32 in the fast conversions, which HALF_EXACT_DIVISOR shows harmless for every realistic world size.
+  const fast = K < HALF_EXACT_DIVISOR;
+  if (format === 'float16') {
+    for (let i = 0; i < g.length; i++) {
+      const q = fromFloat16Bits(float16Bits(g[i]!)) / K;
+      h[i] = !fast ? float16Bits(q) : q !== q ? 0x7e00 : float32ToFloat16Bits(q);
+    }
+  } else {
+    for (let i = 0; i < g.length; i++) {
+      const q = fromBfloat16Bits(bfloat16Bits(g[i]!)) / K;
+      h[i] = fast ? float32ToBfloat16Bits(q) : bfloat16Bits(q);
+    }
+  }
   await c.allReduce(h, 'sum', { ...bucket.collectiveOptions, halfFormat: format });
   decodeHalf(h, g, format);
   return g;

@@ -19,11 +19,9 @@ import {
   decodeCodecState,
   encodeCodecState,
   encodeSparse,
-  float32ToBfloat16Bits,
-  float32ToFloat16Bits,
   orthogonalize,
 } from '../src/compression/index';
-import { bfloat16Bits, float16Bits } from '../src/reduce';
+import { bfloat16Bits, float16Bits, float32ToBfloat16Bits, float32ToFloat16Bits } from '../src/reduce';
 import { shmRanks } from './helpers/ranks';
 
 const ctx = (numel: number, rank = 0, worldSize = 1, shapes: number[][] = [[numel]]): CodecContext => ({ rank, worldSize, shapes });

@@ -7,3 +7,4 @@ export * from './launcher.js';
 export * from './nats-server.js';
 export * from './connect.js';
 export * from '../federated/node.js';
+export * from './browser-clients.js';

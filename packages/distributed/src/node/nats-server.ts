@@ -25,6 +25,11 @@ export interface NatsServerOptions {
   maxPayload?: number;
   /** Give up when the server is not ready after this many milliseconds (default 10 s). */
   startTimeoutMs?: number;
+  /**
+   * Also listen for WebSocket clients (browsers: `wsconnect` of `@nats-io/nats-core`) on 127.0.0.1, without TLS:
+   * `true` for a free port, or `{ port }`. Default off. The URL is {@link NatsServer.wsUrl}.
+   */
+  websocket?: boolean | { port?: number };
 }
 
 /**
@@ -36,6 +41,8 @@ export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
+  /** `ws://127.0.0.1:<port>` of the WebSocket listener, or `null` when it was not asked for. */
+  readonly wsUrl: string | null;
   /** The current server process (a new one after {@link NatsServer.restart}). */
   readonly process: ChildProcess;
   /** The JetStream store folder (kept across {@link NatsServer.restart}; removed by {@link NatsServer.stop}). */
@@ -84,7 +91,7 @@ function freePort(): Promise<number> {
 
 /**
  * Start `nats-server` on 127.0.0.1 with a temporary configuration (JetStream store in a temporary folder,
- * `max_payload` 8 MiB) and resolve once it accepts connections.
+ * `max_payload` 8 MiB, optionally a WebSocket listener for browser clients) and resolve once it accepts connections.
  *
  * @throws `OptError` with code `NATS_SERVER_MISSING` when no binary is found, `NATS_SERVER_START` when it fails.
  *
@@ -104,10 +111,14 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     );
   }
   const port = options.port ?? (await freePort());
+  const ws = options.websocket ?? false;
+  const wsPort = ws === false ? null : ((ws === true ? undefined : ws.port) ?? (await freePort()));
   const dir = mkdtempSync(join(tmpdir(), 'opt-nats-'));
   const storeDir = join(dir, 'js');
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
   if (options.jetStream ?? true) lines.push(`jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}`);
+  // Loopback only, so plain ws:// is acceptable (nats-server refuses a websocket block without TLS unless told).
+  if (wsPort !== null) lines.push(`websocket {\n  listen: "127.0.0.1:${wsPort}"\n  no_tls: true\n}`);
   const config = join(dir, 'nats.conf');
   writeFileSync(config, lines.join('\n') + '\n');
   const startTimeoutMs = options.startTimeoutMs ?? 10000;
@@ -133,6 +144,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
+    wsUrl: wsPort === null ? null : `ws://127.0.0.1:${wsPort}`,
     get process() {
       return child;
     },
