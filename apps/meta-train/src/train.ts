@@ -1,5 +1,5 @@
 import { execSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { MetaTrainer, type MetaStepRecord, encodeWeights, type WeightsRecord } from '@opt/learned';
@@ -62,7 +62,9 @@ export function writeWeights(record: WeightsRecord): void {
  *
  * Options: `--meta-steps N` (600), `--workers N` (2), `--seed N` (1), `--pairs N` (8), `--sigma x` (0.02),
  * `--out DIR` (apps/meta-train/runs/mlp-hybrid-v1), `--max-minutes M` (stop, checkpointed, after M minutes; rerun to
- * resume), `--name NAME` (mlp-hybrid-v1), `--no-weights` (skip writing the weights record).
+ * resume), `--name NAME` (mlp-hybrid-v1), `--no-weights` (skip writing the weights record), `--resume-from DIR`
+ * (start from another run's checkpoint and metric log when this run has none: a longer continuation of a shipped run
+ * under a new name, recorded in the weights' `command`).
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
@@ -89,6 +91,12 @@ export async function run(argv: string[]): Promise<void> {
     seed: config.seed,
   });
   const checkpoint = join(out, 'checkpoint.json');
+  const resumeFrom = args.get('resume-from');
+  if (resumeFrom !== undefined && !existsSync(checkpoint)) {
+    copyFileSync(join(resolve(resumeFrom), 'checkpoint.json'), checkpoint);
+    const parentLog = join(resolve(resumeFrom), 'metrics.jsonl');
+    if (existsSync(parentLog)) copyFileSync(parentLog, join(out, 'metrics.jsonl'));
+  }
   writeFileSync(join(out, 'config.json'), JSON.stringify({ ...config, workers }, null, 2));
   const log = join(out, 'metrics.jsonl');
   const pool =
@@ -97,6 +105,8 @@ export async function run(argv: string[]): Promise<void> {
       : undefined;
   const started = Date.now();
   const bar = new ProgressBar('meta-train', config.metaSteps);
+  // A resumed run starts the bar where the checkpoint left off.
+  let shown = 0;
   let stoppedEarly = false;
   try {
     const resumed = existsSync(checkpoint);
@@ -107,7 +117,8 @@ export async function run(argv: string[]): Promise<void> {
       ...(pool === undefined ? {} : { pool }),
       onStep: (r: MetaStepRecord) => {
         appendFileSync(log, JSON.stringify({ ...r, seconds: (Date.now() - started) / 1000 }) + '\n');
-        bar.tick();
+        bar.tick(r.metaStep + 1 - shown);
+        shown = r.metaStep + 1;
         if ((Date.now() - started) / 60000 > maxMinutes && !trainer.done) throw new StopSignal();
       },
     }).catch((e: unknown) => {
@@ -166,7 +177,9 @@ export async function run(argv: string[]): Promise<void> {
         metaSteps: trainer.metaStep,
         estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')})`,
         seed: config.seed,
-        command: `node apps/meta-train/dist/main.js train --meta-steps ${config.metaSteps} --seed ${config.seed} --workers ${workers}`,
+        command:
+          `node apps/meta-train/dist/main.js train --name ${name} --meta-steps ${config.metaSteps} --seed ${config.seed} --workers ${workers}` +
+          (resumeFrom === undefined ? '' : ` --resume-from ${relativeToRepo(resumeFrom)}`),
         gitCommit: gitCommit(),
         createdAt: new Date().toISOString(),
         evalSummary: null,
@@ -177,6 +190,12 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`wrote weights ${name} (${record.metaParamCount} meta-params)\n`);
   }
   process.stdout.write(report);
+}
+
+/** A path as the repository sees it, for the command recorded in a weights record. */
+function relativeToRepo(path: string): string {
+  const abs = resolve(path);
+  return abs.startsWith(REPO_ROOT + '/') ? abs.slice(REPO_ROOT.length + 1) : abs;
 }
 
 /** Thrown from the step callback to stop a time-limited run (caught above, after the last checkpoint). */
