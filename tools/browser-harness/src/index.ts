@@ -19,10 +19,11 @@
  *
  * @packageDocumentation
  */
+import { createHash } from 'node:crypto';
 import { existsSync, promises as fsp } from 'node:fs';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { extname, join, normalize, resolve, sep } from 'node:path';
+import { basename, extname, join, normalize, resolve, sep } from 'node:path';
 import { chromium, type Browser, type ConsoleMessage, type Page } from 'playwright-core';
 
 export type { Browser, Page } from 'playwright-core';
@@ -107,9 +108,18 @@ export interface StaticServerOptions {
   /**
    * Serve TypeScript sources as JavaScript: a request for `x.js` that does not exist while `x.ts` does is answered
    * with `x.ts` transpiled to an ES module (no type-check), so a page runs the repository's sources as jest does.
-   * Needs the `typescript` package. Default `false`.
+   * Transpiled output is cached in memory and on disk (see `transpileCacheDir`), so only changed files are
+   * transpiled again. Needs the `typescript` package (loaded on the first cache miss). Default `false`.
    */
   transpileTypeScript?: boolean;
+  /**
+   * Folder of the on-disk transpile cache (entries keyed by source path, modification time and a SHA-256 of the
+   * content, the compiler options and the TypeScript version), or `null` for none. Default: the
+   * `OPT_BROWSER_HARNESS_CACHE` environment variable when set (`off` disables it), else
+   * {@link defaultTranspileCacheDir}. An in-memory cache per process (path + modification time + size) is
+   * always used.
+   */
+  transpileCacheDir?: string | null;
   /** Interface to listen on; default `127.0.0.1` (never a public interface). */
   host?: string;
   /** Port; default 0 (any free port). */
@@ -124,6 +134,18 @@ export interface StaticServer {
   url(path: string): string;
   /** Stop listening and close open connections. */
   close(): Promise<void>;
+  /** How this server's TypeScript requests were answered (live counters). */
+  readonly transpileStats: TranspileStats;
+}
+
+/** Counters of {@link StaticServer.transpileStats}. */
+export interface TranspileStats {
+  /** Answered from the in-memory cache of this process. */
+  memoryHits: number;
+  /** Answered from the on-disk cache. */
+  diskHits: number;
+  /** Transpiled by TypeScript (cache misses). */
+  transpiled: number;
 }
 
 const CONTENT_TYPES: Readonly<Record<string, string>> = {
@@ -150,6 +172,104 @@ export const ISOLATION_HEADERS: Readonly<Record<string, string>> = {
 
 type TypeScriptModule = typeof import('typescript');
 
+let typescript: Promise<TypeScriptModule> | null = null;
+
+/** TypeScript, loaded on the first cache miss only (loading it costs about half a second). */
+function loadTypeScript(): Promise<TypeScriptModule> {
+  typescript ??= import('typescript').then((m) => (m as { default?: TypeScriptModule }).default ?? m);
+  return typescript;
+}
+
+/** What the transpiler emits; part of every disk-cache key, so a change here invalidates old entries. */
+const TRANSPILE_SETTINGS = 'module=ESNext;target=ES2022;inlineSourceMap;isolatedModules;v1';
+
+/** The in-memory transpile cache of this process: absolute path → (mtime, size, JavaScript). */
+const memoryCache = new Map<string, { mtimeMs: number; size: number; code: string }>();
+
+/** Empty the in-memory transpile cache of this process (the on-disk cache is left alone). */
+export function clearTranspileMemoryCache(): void {
+  memoryCache.clear();
+}
+
+/**
+ * The default on-disk transpile cache: `node_modules/.cache/opt-browser-harness` under the current directory
+ * (git-ignored with `node_modules`), or `null` when the current directory has no `node_modules`.
+ */
+export function defaultTranspileCacheDir(): string | null {
+  const modules = join(process.cwd(), 'node_modules');
+  return existsSync(modules) ? join(modules, '.cache', 'opt-browser-harness') : null;
+}
+
+function resolveCacheDir(option: string | null | undefined): string | null {
+  if (option !== undefined) return option === null ? null : resolve(option);
+  const fromEnv = process.env['OPT_BROWSER_HARNESS_CACHE'];
+  if (fromEnv !== undefined && fromEnv !== '') return fromEnv === 'off' ? null : resolve(fromEnv);
+  return defaultTranspileCacheDir();
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+/**
+ * TypeScript → JavaScript for the page, cached twice: in memory (keyed by path, mtime and size, so an unchanged
+ * file is not even read) and on disk (one file per source, named by a hash of its path, holding the hash of its
+ * content, mtime and the settings), so a new process (each jest test file) skips the transpile and the TypeScript
+ * load. A disk problem only costs the transpile: the cache is an accelerator, never a source of errors.
+ */
+class Transpiler {
+  constructor(
+    private readonly dir: string | null,
+    private readonly stats: TranspileStats,
+  ) {}
+
+  async javascriptOf(file: string): Promise<string> {
+    const stat = await fsp.stat(file);
+    const cached = memoryCache.get(file);
+    if (cached !== undefined && cached.mtimeMs === stat.mtimeMs && cached.size === stat.size) {
+      this.stats.memoryHits++;
+      return cached.code;
+    }
+    const source = await fsp.readFile(file, 'utf8');
+    const key = sha256(`${file}\n${stat.mtimeMs}\n${sha256(source)}\n${TRANSPILE_SETTINGS}`);
+    const entry = this.dir === null ? null : join(this.dir, `${sha256(file).slice(0, 24)}-${basename(file)}.json`);
+    let code = entry === null ? null : await readEntry(entry, key);
+    if (code !== null) this.stats.diskHits++;
+    else {
+      const ts = await loadTypeScript();
+      code = ts.transpileModule(source, {
+        fileName: file,
+        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, inlineSourceMap: true, isolatedModules: true },
+      }).outputText;
+      this.stats.transpiled++;
+      if (entry !== null) await writeEntry(this.dir!, entry, key, code);
+    }
+    memoryCache.set(file, { mtimeMs: stat.mtimeMs, size: stat.size, code });
+    return code;
+  }
+}
+
+async function readEntry(entry: string, key: string): Promise<string | null> {
+  try {
+    const parsed = JSON.parse(await fsp.readFile(entry, 'utf8')) as { key?: unknown; code?: unknown };
+    return parsed.key === key && typeof parsed.code === 'string' ? parsed.code : null;
+  } catch {
+    return null;
+  }
+}
+
+async function writeEntry(dir: string, entry: string, key: string, code: string): Promise<void> {
+  try {
+    await fsp.mkdir(dir, { recursive: true });
+    // Write aside, then rename: concurrent test processes never read a half-written entry.
+    const temporary = `${entry}.${process.pid}.${Date.now()}.tmp`;
+    await fsp.writeFile(temporary, JSON.stringify({ key, code }));
+    await fsp.rename(temporary, entry);
+  } catch {
+    // A read-only or full disk only means the next process transpiles again.
+  }
+}
+
 function indexPage(importMap: Readonly<Record<string, string>> | undefined): string {
   const map = importMap === undefined ? '' : `<script type="importmap">${JSON.stringify({ imports: importMap })}</script>`;
   return `<!doctype html><html><head><meta charset="utf-8"><title>@opt browser harness</title>${map}</head><body></body></html>`;
@@ -168,8 +288,8 @@ export async function serveStatic(options: StaticServerOptions): Promise<StaticS
       return [prefix, resolve(dir)] as const;
     })
     .sort((a, b) => b[0].length - a[0].length);
-  let ts: TypeScriptModule | null = null;
-  if (options.transpileTypeScript === true) ts = (await import('typescript')).default ?? (await import('typescript'));
+  const stats: TranspileStats = { memoryHits: 0, diskHits: 0, transpiled: 0 };
+  const transpiler = options.transpileTypeScript === true ? new Transpiler(resolveCacheDir(options.transpileCacheDir), stats) : null;
 
   const locate = (pathname: string): string | null => {
     for (const [prefix, dir] of mounts) {
@@ -209,12 +329,8 @@ export async function serveStatic(options: StaticServerOptions): Promise<StaticS
       }
     }
     const tsFile = file.endsWith('.js') ? `${file.slice(0, -3)}.ts` : file.endsWith('.ts') ? file : null;
-    if (ts !== null && tsFile !== null && existsSync(tsFile)) {
-      const out = ts.transpileModule(await fsp.readFile(tsFile, 'utf8'), {
-        fileName: tsFile,
-        compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022, inlineSourceMap: true, isolatedModules: true },
-      });
-      send(res, 200, CONTENT_TYPES['.js']!, out.outputText);
+    if (transpiler !== null && tsFile !== null && existsSync(tsFile)) {
+      send(res, 200, CONTENT_TYPES['.js']!, await transpiler.javascriptOf(tsFile));
       return;
     }
     send(res, 404, 'text/plain', `not found: ${pathname}`);
@@ -234,6 +350,7 @@ export async function serveStatic(options: StaticServerOptions): Promise<StaticS
   const origin = `http://${host}:${(server.address() as AddressInfo).port}`;
   return {
     origin,
+    transpileStats: stats,
     url: (path: string) => new URL(path, origin).href,
     close: () =>
       new Promise<void>((ok) => {

@@ -53,3 +53,26 @@ export class ExecutionProviderUnavailableError extends OptError {
     this.reason = reason;
   }
 }
+
+/**
+ * A GPU buffer was handed to a runner that cannot take one. Wrapping a
+ * WebGPU `GPUBuffer` as a tensor without a host copy (`Tensor.fromGpuBuffer`)
+ * exists only in onnxruntime-web, and only for sessions on `'webgpu'`:
+ * onnxruntime-node's WebGPU buffers are opaque handles owned by the native
+ * runtime, and CPU/wasm sessions read host memory.
+ */
+export class GpuBufferUnavailableError extends OptError {
+  /** The backend that was asked (`'onnxruntime-node'`, `'onnxruntime-web'`). */
+  readonly backend: string;
+  /** The device its session runs on. */
+  readonly device: DeviceKind;
+
+  constructor(backend: string, device: DeviceKind, what: string) {
+    super(
+      'GPU_BUFFER_UNAVAILABLE',
+      `${what} needs onnxruntime-web with a session on 'webgpu' (OrtWebBackend, devices: ['webgpu', ...]); this runner is ${backend} on '${device}'`,
+    );
+    this.backend = backend;
+    this.device = device;
+  }
+}

@@ -13,7 +13,9 @@ export interface OrtWebBackendOptions {
  * parameter so this package never imports onnxruntime-web itself (pass
  * `await import('onnxruntime-web')` or the bundle's global). Device tensors are
  * read with `getData()`, which works in browsers. To share a `GPUDevice`, set
- * `ort.env.webgpu.device` before creating sessions.
+ * `ort.env.webgpu.device` before creating sessions, or ask a runner on
+ * `'webgpu'` for the one it uses ({@link Runner.gpuDevice}); buffers created on
+ * it enter a run without a host copy through {@link Runner.fromGpuBuffer}.
  *
  * @example
  * ```ts
@@ -41,7 +43,7 @@ export class OrtWebBackend implements Backend {
     const extra = this.options.sessionOptions;
     return OrtRunner.create(
       this.ort,
-      { devices: this.devices(), readBackThroughSession: false, ...(extra !== undefined ? { sessionOptions: () => extra } : {}) },
+      { devices: this.devices(), readBackThroughSession: false, gpuBuffers: true, backendName: this.name, ...(extra !== undefined ? { sessionOptions: () => extra } : {}) },
       model,
       options,
     );

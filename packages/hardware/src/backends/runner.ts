@@ -1,11 +1,74 @@
 import type * as OrtCommon from 'onnxruntime-common';
-import { InvalidOptionError, OptError } from '@opt/tensor';
+import { InvalidOptionError, OptError, ShapeMismatchError } from '@opt/tensor';
 import { GraphBuilder } from '../onnx/builder.js';
-import type { ElemType } from '../onnx/model.js';
-import { type DeviceKind, ExecutionProviderUnavailableError, type FallbackDiagnostic } from './errors.js';
+import { ELEM_BYTES, type ElemType } from '../onnx/model.js';
+import { type DeviceKind, ExecutionProviderUnavailableError, type FallbackDiagnostic, GpuBufferUnavailableError } from './errors.js';
 
-/** The parts of an onnxruntime module (onnxruntime-node or onnxruntime-web) the backends use. */
-export type OrtModule = Pick<typeof OrtCommon, 'InferenceSession' | 'Tensor'>;
+/**
+ * The parts of an onnxruntime module (onnxruntime-node or onnxruntime-web) the backends use. `env` is optional
+ * (a module passed without it still runs); {@link Runner.gpuDevice} needs it.
+ */
+export type OrtModule = Pick<typeof OrtCommon, 'InferenceSession' | 'Tensor'> & Partial<Pick<typeof OrtCommon, 'env'>>;
+
+/**
+ * A WebGPU `GPUBuffer`. Typed through onnxruntime's own alias: with the WebGPU type declarations loaded
+ * (`@webgpu/types`) it is the real `GPUBuffer`, otherwise the structural `{ size, mapState }`, so this package
+ * compiles without them.
+ */
+export type GpuBuffer = OrtCommon.Tensor.GpuBufferType;
+
+/** The subset of a WebGPU `GPUDevice` that creating and filling gradient buffers needs (used without `@webgpu/types`). */
+export interface GpuDeviceLike {
+  /** `GPUDevice.createBuffer`; `usage` is a `GPUBufferUsage` bit set. */
+  createBuffer(descriptor: { size: number; usage: number; mappedAtCreation?: boolean; label?: string }): GpuBuffer;
+  /** The device's queue: `writeBuffer` uploads host data, `onSubmittedWorkDone` waits for the GPU. */
+  readonly queue: {
+    writeBuffer(buffer: GpuBuffer, bufferOffset: number, data: ArrayBufferView | ArrayBuffer, dataOffset?: number, size?: number): void;
+    onSubmittedWorkDone(): Promise<void>;
+  };
+}
+
+/** A WebGPU `GPUDevice`: the real type when the WebGPU declarations are loaded, else {@link GpuDeviceLike}. */
+export type GpuDevice = typeof globalThis extends { GPUDevice: { prototype: infer T } } ? T : GpuDeviceLike;
+
+/** Element types a tensor over a GPU buffer may have (onnxruntime-web's GPU buffer types that a {@link HostArray} can hold). */
+const GPU_BUFFER_TYPES: readonly ElemType[] = ['float32', 'float16', 'int32', 'int64', 'uint8', 'bool'];
+
+/**
+ * The size in bytes a `GPUBuffer` must have to enter a run as a tensor of `count` elements of `elemType`:
+ * the data size rounded up to a multiple of 16. onnxruntime-web's WebGPU kernels treat every buffer as whole
+ * 16-byte blocks (its own buffers are allocated that way); with a buffer cut at the data size, a measured Adam step
+ * on 37 float32 elements (148 bytes) gave a wrong parameter update, with no WebGPU validation error.
+ *
+ * @param elemType - the element type.
+ * @param count - the number of elements.
+ * @example
+ * ```ts
+ * const buffer = device.createBuffer({ size: gpuBufferBytes('float32', p.size), usage: GPUBufferUsage.STORAGE | GPUBufferUsage.COPY_SRC | GPUBufferUsage.COPY_DST });
+ * ```
+ */
+export function gpuBufferBytes(elemType: ElemType, count: number): number {
+  return Math.ceil((count * ELEM_BYTES[elemType]) / 16) * 16;
+}
+
+/** The WebGPU calls {@link OrtRunner.read} makes to copy a caller's buffer to the host. */
+interface CopyDevice {
+  createBuffer(descriptor: { size: number; usage: number }): CopyBuffer;
+  createCommandEncoder(): { copyBufferToBuffer(src: CopyBuffer, srcOffset: number, dst: CopyBuffer, dstOffset: number, size: number): void; finish(): unknown };
+  readonly queue: { submit(commands: unknown[]): void };
+  pushErrorScope(filter: 'validation'): void;
+  popErrorScope(): Promise<{ message: string } | null>;
+}
+interface CopyBuffer {
+  mapAsync(mode: number): Promise<void>;
+  getMappedRange(offset?: number, size?: number): ArrayBuffer;
+  unmap(): void;
+  destroy(): void;
+}
+// GPUBufferUsage.MAP_READ, GPUBufferUsage.COPY_DST and GPUMapMode.READ (the WebGPU globals exist only in browsers).
+const USAGE_MAP_READ = 0x1;
+const USAGE_COPY_DST = 0x8;
+const MAP_MODE_READ = 0x1;
 
 /** Host arrays a tensor can be made from or read into (float16 and bfloat16 as bit patterns). */
 export type HostArray = Float32Array | Float64Array | Uint16Array | Int32Array | BigInt64Array | Uint8Array;
@@ -31,6 +94,8 @@ export interface RunnerOptions {
 }
 
 const handles = new WeakMap<DeviceTensor, OrtCommon.Tensor>();
+/** Tensors over a caller's GPU buffer: onnxruntime has no downloader for them, so `read` copies them through a staging buffer. */
+const external = new WeakSet<DeviceTensor>();
 
 /**
  * A tensor owned by a {@link Runner}: a host tensor or a device-resident one.
@@ -60,7 +125,10 @@ export class DeviceTensor {
     return this.disposed;
   }
 
-  /** Release device memory now (host tensors are left to the garbage collector). */
+  /**
+   * Release device memory now (host tensors are left to the garbage collector). A tensor made by
+   * {@link Runner.fromGpuBuffer} only lets go of the buffer: the buffer belongs to its creator, who destroys it.
+   */
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
@@ -86,6 +154,24 @@ export interface Runner {
   readonly outputNames: readonly string[];
   /** Wrap host data as an input tensor (it is copied to the device when a run uses it). */
   fromHost(elemType: ElemType, data: HostArray, dims: readonly number[]): DeviceTensor;
+  /**
+   * Wrap a WebGPU buffer that already holds the data as an input tensor, without a host copy (onnxruntime-web's
+   * `Tensor.fromGpuBuffer`). The buffer must come from the runner's own `GPUDevice` ({@link Runner.gpuDevice}),
+   * have `STORAGE` usage (and `COPY_SRC` to be {@link Runner.read} back) and a size of at least
+   * {@link gpuBufferBytes}`(elemType, product(dims))` (the data rounded up to 16 bytes); `elemType` is float32,
+   * float16, int32, int64, uint8 or bool. The buffer stays the caller's.
+   *
+   * @throws GpuBufferUnavailableError unless the runner is onnxruntime-web on `'webgpu'`.
+   * @throws ShapeMismatchError when the buffer is smaller than {@link gpuBufferBytes}.
+   */
+  fromGpuBuffer(elemType: ElemType, buffer: GpuBuffer, dims: readonly number[]): DeviceTensor;
+  /**
+   * The `GPUDevice` the runner's WebGPU session uses (`ort.env.webgpu.device`, set once the first WebGPU session
+   * exists), so user code can create buffers that its sessions can read.
+   *
+   * @throws GpuBufferUnavailableError unless the runner is onnxruntime-web on `'webgpu'`.
+   */
+  gpuDevice(): Promise<GpuDevice>;
   /** Run the graph; outputs stay where the runner keeps them (see `keepOutputsOnDevice`). */
   run(feeds: Readonly<Record<string, DeviceTensor>>): Promise<Record<string, DeviceTensor>>;
   /** Copy a tensor's data to the host (safe for device tensors). */
@@ -132,6 +218,13 @@ export interface OrtFlavour {
   readBackThroughSession: boolean;
   /** Extra session options per device (for example a shared `GPUDevice`). */
   sessionOptions?: (device: DeviceKind) => OrtCommon.InferenceSession.SessionOptions;
+  /**
+   * Whether WebGPU sessions can take `GPUBuffer`s as inputs and expose their `GPUDevice` (onnxruntime-web).
+   * Default false: onnxruntime-node's WebGPU tensors are opaque native handles.
+   */
+  gpuBuffers?: boolean;
+  /** The backend's name in error messages (default: onnxruntime-node when reading back through a session, else onnxruntime-web). */
+  backendName?: string;
 }
 
 /**
@@ -210,6 +303,83 @@ export class OrtRunner implements Runner {
     return new DeviceTensor(tensor, elemType);
   }
 
+  fromGpuBuffer(elemType: ElemType, buffer: GpuBuffer, dims: readonly number[]): DeviceTensor {
+    this.requireGpuBuffers('wrapping a GPUBuffer as a tensor');
+    if (!GPU_BUFFER_TYPES.includes(elemType)) {
+      throw new InvalidOptionError('elemType', elemType, `one of ${GPU_BUFFER_TYPES.join(', ')} (onnxruntime-web GPU buffer types)`, 'Runner.fromGpuBuffer');
+    }
+    let count = 1;
+    for (const d of dims) count *= d;
+    const bytes = gpuBufferBytes(elemType, count);
+    if (buffer.size < bytes) {
+      throw new ShapeMismatchError(
+        `Runner.fromGpuBuffer: the buffer holds ${buffer.size} bytes; a ${elemType} tensor of dims [${dims.join(', ')}] needs ${bytes} ` +
+          '(its size rounded up to 16 bytes: onnxruntime-web reads whole 16-byte blocks; allocate gpuBufferBytes(elemType, count))',
+      );
+    }
+    // No `dispose` callback: onnxruntime then treats the buffer as external and never destroys it.
+    const tensor = this.ort.Tensor.fromGpuBuffer(buffer, { dataType: elemType as OrtCommon.Tensor.GpuBufferDataTypes, dims: [...dims] });
+    const t = new DeviceTensor(tensor, elemType);
+    external.add(t);
+    return t;
+  }
+
+  async gpuDevice(): Promise<GpuDevice> {
+    this.requireGpuBuffers('the GPUDevice');
+    const env = this.ort.env;
+    if (env === undefined) throw new OptError('ORT_ENV_MISSING', 'Runner.gpuDevice: the onnxruntime module was passed without its `env`');
+    // After this runner's session exists the getter resolves to the backend's device; it never creates another.
+    return (await env.webgpu.device) as unknown as GpuDevice;
+  }
+
+  /**
+   * Copy a caller's GPU buffer to the host through a staging buffer. onnxruntime-web has no downloader for such
+   * tensors, and its Identity kernel copies whole 16-byte blocks, past the end of a buffer sized to the tensor.
+   */
+  private async readExternal(t: DeviceTensor, tensor: OrtCommon.Tensor): Promise<HostArray> {
+    const device = (await this.gpuDevice()) as unknown as CopyDevice;
+    let count = 1;
+    for (const d of t.dims) count *= d;
+    const bytes = count * ELEM_BYTES[t.elemType];
+    // WebGPU copies whole 4-byte words.
+    const size = Math.max(4, Math.ceil(bytes / 4) * 4);
+    const staging = device.createBuffer({ size, usage: USAGE_MAP_READ | USAGE_COPY_DST });
+    try {
+      device.pushErrorScope('validation');
+      const encoder = device.createCommandEncoder();
+      encoder.copyBufferToBuffer(tensor.gpuBuffer as unknown as CopyBuffer, 0, staging, 0, size);
+      device.queue.submit([encoder.finish()]);
+      const error = await device.popErrorScope();
+      if (error !== null) {
+        throw new OptError('GPU_BUFFER_READ', `Runner.read: the GPU buffer could not be copied to the host (it needs COPY_SRC usage): ${error.message.split('\n')[0]}`);
+      }
+      await staging.mapAsync(MAP_MODE_READ);
+      const copy = staging.getMappedRange(0, size).slice(0, bytes);
+      staging.unmap();
+      switch (t.elemType) {
+        case 'float32':
+          return new Float32Array(copy);
+        case 'float16':
+          return new Uint16Array(copy);
+        case 'int32':
+          return new Int32Array(copy);
+        case 'int64':
+          return new BigInt64Array(copy);
+        default:
+          return new Uint8Array(copy);
+      }
+    } finally {
+      staging.destroy();
+    }
+  }
+
+  private requireGpuBuffers(what: string): void {
+    if (this.device !== 'webgpu' || this.flavour.gpuBuffers !== true) {
+      const name = this.flavour.backendName ?? (this.flavour.readBackThroughSession ? 'onnxruntime-node' : 'onnxruntime-web');
+      throw new GpuBufferUnavailableError(name, this.device, what);
+    }
+  }
+
   async run(feeds: Readonly<Record<string, DeviceTensor>>): Promise<Record<string, DeviceTensor>> {
     const ortFeeds: Record<string, OrtCommon.Tensor> = {};
     for (const name of Object.keys(feeds)) ortFeeds[name] = ortTensorOf(feeds[name]!);
@@ -225,6 +395,7 @@ export class OrtRunner implements Runner {
   async read(t: DeviceTensor): Promise<HostArray> {
     const tensor = ortTensorOf(t);
     if (t.location === 'cpu') return tensor.data as HostArray;
+    if (external.has(t)) return this.readExternal(t, tensor);
     if (!this.flavour.readBackThroughSession) return (await tensor.getData()) as HostArray;
     const key = `${t.elemType}/${t.dims.length}`;
     let session = this.readBack.get(key);

@@ -2,7 +2,9 @@ import {
   type FloatArray,
   InvalidOptionError,
   NonFiniteError,
+  OptError,
   type Parameter,
+  ShapeMismatchError,
   firstNonFinite,
 } from '@opt/tensor';
 import type { Optimizer, OptimizerStateDict, ParamGroup, ParamState, ParamsArg } from '@opt/core';
@@ -10,7 +12,9 @@ import { ALGORITHMS, type AlgorithmDefinition, type StepAlgorithm, type StepHype
 import { type FloatType } from '../graphs/step-builder.js';
 import { type StepGraph, buildStepGraph, stepGraphKey } from '../graphs/step-graph.js';
 import type { DeviceKind, FallbackDiagnostic } from '../backends/errors.js';
-import type { Backend, DeviceTensor, Runner } from '../backends/runner.js';
+import { type Backend, DeviceTensor, type GpuBuffer, type GpuDevice, type Runner } from '../backends/runner.js';
+import { GraphBuilder } from '../onnx/builder.js';
+import { ONNX_DATA_TYPE } from '../onnx/model.js';
 
 /** Options of {@link DeviceOptimizer}. */
 export interface DeviceOptimizerOptions {
@@ -31,6 +35,26 @@ export interface DeviceOptimizerOptions {
    * stay on the device until {@link DeviceOptimizer.syncToHost}.
    */
   syncParams?: boolean;
+}
+
+/**
+ * A gradient that is already on the device: a WebGPU `GPUBuffer` (onnxruntime-web on `'webgpu'` only; created
+ * on {@link DeviceOptimizer.gpuDevice} with `STORAGE | COPY_SRC` usage, plus `COPY_DST` to fill it with
+ * `queue.writeBuffer`, and a size of at least `gpuBufferBytes(p.dtype, p.size)`, which is `p.size` elements
+ * rounded up to 16 bytes; `COPY_SRC` lets a non-finite gradient be read back to name its first bad entry) or a
+ * {@link DeviceTensor} of the optimizer's runner (for example another session's output), of `p.dtype` and
+ * `p.size` elements.
+ */
+export type DeviceGradient = GpuBuffer | DeviceTensor;
+
+/** Options of {@link DeviceOptimizer.step}. */
+export interface DeviceStepOptions {
+  /**
+   * Gradients already on the device, by parameter. Nothing is uploaded for these parameters (their host
+   * `p.grad` is ignored for this step); the others use their host `p.grad` as usual. The buffers and tensors stay
+   * the caller's: the step neither modifies nor destroys them.
+   */
+  gradients?: ReadonlyMap<Parameter, DeviceGradient>;
 }
 
 /** Constructor of an `@opt/core` optimizer with a step graph. */
@@ -59,6 +83,10 @@ const CORE_STATE_ORDER = (def: AlgorithmDefinition, keys: readonly string[]): st
  * (or let a scheduler do it) between steps. One session serves each
  * (algorithm, dtype, static flags) combination; changing a flag such as
  * `amsgrad` selects another session.
+ *
+ * Gradients that already live on the device (a WebGPU `GPUBuffer` in the
+ * browser, or a {@link DeviceTensor}) go to `step({ gradients })` and are not
+ * uploaded at all; see {@link DeviceStepOptions}.
  *
  * For a parameter p with gradient g and t its step count, the update is the
  * core optimizer's (for Adam: m ← β₁m + (1−β₁)g, v ← β₂v + (1−β₂)g²,
@@ -93,6 +121,7 @@ export class DeviceOptimizer<O extends object = object> {
   private readonly slots = new Map<Parameter, Slot>();
   private chosen: Runner | null = null;
   private hyper64 = new Float64Array(16);
+  private readonly finiteCheck = new Map<string, Promise<Runner>>();
 
   private constructor(optimizer: Optimizer<O>, options: DeviceOptimizerOptions) {
     this.optimizer = optimizer;
@@ -132,6 +161,24 @@ export class DeviceOptimizer<O extends object = object> {
     return this.chosen!.device;
   }
 
+  /**
+   * The runner of the optimizer's first step graph, on {@link DeviceOptimizer.device}: its
+   * `fromGpuBuffer`/`fromHost` make tensors every step graph of this optimizer can take as gradients.
+   */
+  get runner(): Runner {
+    return this.chosen!;
+  }
+
+  /**
+   * The `GPUDevice` the step graphs run on (onnxruntime-web on `'webgpu'`): create gradient buffers on it
+   * (`STORAGE | COPY_DST` usage) to hand them to {@link DeviceOptimizer.step} without a host copy.
+   *
+   * @throws GpuBufferUnavailableError on any other backend or device.
+   */
+  gpuDevice(): Promise<GpuDevice> {
+    return this.chosen!.gpuDevice();
+  }
+
   /** Why earlier devices of the fallback list were not used. */
   get diagnostics(): readonly FallbackDiagnostic[] {
     return this.chosen!.diagnostics;
@@ -168,6 +215,7 @@ export class DeviceOptimizer<O extends object = object> {
     return entry;
   }
 
+  /** The non-finite policy over host gradients (the path without device gradients). */
   private scanGradients(): boolean {
     const policy = this.optimizer.nonFinite;
     if (policy === 'ignore') return true;
@@ -176,17 +224,111 @@ export class DeviceOptimizer<O extends object = object> {
       for (const p of group.params) {
         const g = p.grad;
         const index = g === null ? -1 : firstNonFinite(g);
-        if (index >= 0) {
-          const name = this.optimizer.paramName(p) ?? `#${position}`;
-          if (policy === 'throw') throw new NonFiniteError(name, index, g![index]!);
-          this.skippedSteps++;
-          this.optimizer.onNonFinite?.({ parameter: name, index, value: g![index]! });
-          return false;
-        }
+        if (index >= 0) return this.nonFinite(p, position, index, g![index]!);
         position++;
       }
     }
     return true;
+  }
+
+  /** Apply the policy to a non-finite gradient entry: throw, or count and report a skipped step. */
+  private nonFinite(p: Parameter, position: number, index: number, value: number): false {
+    const name = this.optimizer.paramName(p) ?? `#${position}`;
+    if (this.optimizer.nonFinite === 'throw') throw new NonFiniteError(name, index, value);
+    this.skippedSteps++;
+    this.optimizer.onNonFinite?.({ parameter: name, index, value });
+    return false;
+  }
+
+  /**
+   * The non-finite policy when some gradients are on the device. Those are checked in a graph: for each one,
+   * `bad ← bad + ReduceSum(g · 0)` stays on the device (0·x is 0 for finite x and NaN for ±Inf or NaN, and a
+   * sum of zeros cannot overflow), and only `bad` (one float32) is read back. When it is not 0, the device
+   * gradients are read back in parameter order to name the first offending entry exactly as the host path does.
+   */
+  private async scanWithDeviceGradients(gradients: ReadonlyMap<Parameter, DeviceTensor>): Promise<boolean> {
+    if (this.optimizer.nonFinite === 'ignore') return true;
+    const runner = this.chosen!;
+    let bad: DeviceTensor | null = null;
+    for (const [p, g] of gradients) {
+      const check = await this.finiteCheckFor(p.dtype);
+      const acc = bad ?? check.fromHost('float32', new Float32Array(1), [1]);
+      const out = await check.run({ g, acc });
+      if (bad !== null) bad.dispose();
+      bad = out.acc_out!;
+    }
+    const deviceBad = bad !== null && (await runner.read(bad))[0] !== 0;
+    bad?.dispose();
+    let position = 0;
+    let firstDevice = -1;
+    for (const group of this.optimizer.paramGroups) {
+      for (const p of group.params) {
+        const d = gradients.get(p);
+        let g: FloatArray | null = p.grad;
+        if (d !== undefined) {
+          if (firstDevice < 0) firstDevice = position;
+          g = deviceBad ? ((await runner.read(d)) as FloatArray) : null;
+        }
+        const index = g === null ? -1 : firstNonFinite(g);
+        if (index >= 0) return this.nonFinite(p, position, index, g![index]!);
+        position++;
+      }
+    }
+    if (deviceBad) {
+      // The check saw a non-finite value that the read-back did not: never step on it; name the first device gradient.
+      const [p] = gradients.keys();
+      return this.nonFinite(p!, firstDevice, -1, Number.NaN);
+    }
+    return true;
+  }
+
+  /** The accumulating finiteness-check session for gradients of one dtype, on the chosen device. */
+  private finiteCheckFor(dtype: FloatType): Promise<Runner> {
+    let entry = this.finiteCheck.get(dtype);
+    if (entry === undefined) {
+      const g = new GraphBuilder(`finite_check_${dtype}`);
+      g.input('g', dtype, ['n']);
+      g.input('acc', 'float32', [1]);
+      const zero = g.scalar('zero', dtype, 0);
+      const sum = g.op('ReduceSum', [g.op('Mul', ['g', zero])], { keepdims: 1 });
+      const sum32 = dtype === 'float32' ? sum : g.op('Cast', [sum], { to: ONNX_DATA_TYPE.float32 });
+      g.op('Add', ['acc', sum32], {}, 'acc_out');
+      g.output('acc_out', 'float32', [1]);
+      entry = this.backend.create(g.toModel(), { devices: [this.chosen!.device] });
+      this.finiteCheck.set(dtype, entry);
+    }
+    return entry;
+  }
+
+  /** Turn the caller's device gradients into tensors of the runner, checking parameters, types and sizes. */
+  private async deviceGradients(gradients: ReadonlyMap<Parameter, DeviceGradient>): Promise<Map<Parameter, DeviceTensor>> {
+    let known = 0;
+    for (const group of this.optimizer.paramGroups) for (const p of group.params) if (gradients.has(p)) known++;
+    if (known !== gradients.size) {
+      throw new InvalidOptionError('gradients', `${gradients.size - known} parameter(s) not in this optimizer`, 'gradients of parameters of this optimizer only', 'DeviceOptimizer.step');
+    }
+    const out = new Map<Parameter, DeviceTensor>();
+    for (const group of this.optimizer.paramGroups) {
+      for (const p of group.params) {
+        const d = gradients.get(p);
+        if (d === undefined) continue;
+        if (d instanceof DeviceTensor) {
+          if (d.isDisposed) throw new OptError('TENSOR_DISPOSED', `the device gradient of ${this.optimizer.paramName(p) ?? 'a parameter'} was disposed`);
+          let count = 1;
+          for (const x of d.dims) count *= x;
+          if (d.elemType !== p.dtype || count !== p.size) {
+            throw new ShapeMismatchError(
+              `device gradient of ${this.optimizer.paramName(p) ?? 'a parameter'}: ${d.elemType} with ${count} elements, the parameter is ${p.dtype} with ${p.size}`,
+            );
+          }
+          out.set(p, d);
+        } else {
+          const { runner } = await this.runnerFor(group, p.dtype);
+          out.set(p, runner.fromGpuBuffer(p.dtype, d, [p.size]));
+        }
+      }
+    }
+    return out;
   }
 
   private slotFor(p: Parameter, runner: Runner, graph: StepGraph): Slot {
@@ -214,21 +356,47 @@ export class DeviceOptimizer<O extends object = object> {
   }
 
   /**
-   * One optimization step over every parameter with a gradient (read from
-   * `param.grad` on the host). Applies the core optimizer's non-finite policy first.
+   * One optimization step over every parameter with a gradient: taken from `options.gradients` when it holds
+   * one for the parameter (already on the device: nothing is uploaded), else read from `param.grad` on the
+   * host. Applies the core optimizer's non-finite policy first, to both kinds: host gradients are scanned on the
+   * host; device gradients are checked in a graph, which costs one extra small run per parameter and a
+   * read-back of a single float32 per step (set the optimizer's `nonFinite: 'ignore'` to skip both).
+   *
+   * @param options - gradients already on the device ({@link DeviceStepOptions}).
+   * @throws GpuBufferUnavailableError for a `GPUBuffer` unless the backend is onnxruntime-web on `'webgpu'`.
+   * @throws ShapeMismatchError for a device gradient of the wrong type or size.
+   * @throws InvalidOptionError for a gradient of a parameter this optimizer does not hold.
    */
-  async step(): Promise<void> {
-    if (!this.scanGradients()) return;
-    for (const group of this.optimizer.paramGroups) {
-      for (const p of group.params) {
-        const g = p.grad;
-        if (g === null) continue;
-        await this.stepParam(group, p, g);
+  async step(options: DeviceStepOptions = {}): Promise<void> {
+    const given = options.gradients;
+    if (given === undefined || given.size === 0) {
+      if (!this.scanGradients()) return;
+      for (const group of this.optimizer.paramGroups) {
+        for (const p of group.params) {
+          const g = p.grad;
+          if (g === null) continue;
+          await this.stepParam(group, p, g);
+        }
       }
+      return;
+    }
+    const device = await this.deviceGradients(given);
+    try {
+      if (!(await this.scanWithDeviceGradients(device))) return;
+      for (const group of this.optimizer.paramGroups) {
+        for (const p of group.params) {
+          const d = device.get(p);
+          if (d !== undefined) await this.stepParam(group, p, d);
+          else if (p.grad !== null) await this.stepParam(group, p, p.grad);
+        }
+      }
+    } finally {
+      // Only the wrappers made here from GPUBuffers: onnxruntime lets go of the buffer and leaves it to its owner.
+      for (const [p, t] of device) if (t !== given.get(p)) t.dispose();
     }
   }
 
-  private async stepParam(group: ParamGroup<O>, p: Parameter, g: FloatArray): Promise<void> {
+  private async stepParam(group: ParamGroup<O>, p: Parameter, g: FloatArray | DeviceTensor): Promise<void> {
     const { runner, graph } = await this.runnerFor(group, p.dtype);
     const slot = this.slotFor(p, runner, graph);
     const t = this.def.stepCounter ? slot.step + 1 : 0;
@@ -238,7 +406,7 @@ export class DeviceOptimizer<O extends object = object> {
     const hyper = graph.compute === 'float64' ? this.hyper64.slice(0, k) : Float32Array.from(this.hyper64.subarray(0, k));
     const feeds: Record<string, DeviceTensor> = {
       param: slot.param,
-      grad: runner.fromHost(p.dtype, g, [p.size]),
+      grad: g instanceof DeviceTensor ? g : runner.fromHost(p.dtype, g, [p.size]),
       hyper: runner.fromHost(graph.compute, hyper, [k]),
     };
     for (const key of graph.stateKeys) feeds[key] = slot.state.get(key)!;
@@ -319,5 +487,7 @@ export class DeviceOptimizer<O extends object = object> {
     this.dropDeviceCopies();
     for (const entry of this.runners.values()) await (await entry).runner.release();
     this.runners.clear();
+    for (const entry of this.finiteCheck.values()) await (await entry).release();
+    this.finiteCheck.clear();
   }
 }
