@@ -87,6 +87,8 @@ export class FederatedClient {
   private readonly trainer: LocalTrainer;
   private readonly pollMs: number;
   private stopped = false;
+  /** The nonce of the latest round published: a republish of that round reuses it, so the stream drops the copy. */
+  private roundNonce: { round: number; nonce: number } | null = null;
 
   private constructor(o: FederatedClientOptions, kv: KV) {
     this.clientId = checkClientId(o.clientId);
@@ -151,16 +153,22 @@ export class FederatedClient {
   }
 
   /**
-   * Publish an update for `task` (message id `<client>.<round>`), retrying every 200 ms until the stream acknowledges
-   * it or the task's deadline passes.
+   * Publish an update for `task` (message id `<client>.<round>.<nonce>`), retrying every 200 ms until the stream
+   * acknowledges it or the task's deadline passes.
    *
-   * @param nonce - the replay nonce (default random; the same (client, round) always gets a fresh one).
+   * @param nonce - the replay nonce (default: random, drawn once per round, so publishing the same round again, after
+   *   a lost acknowledgement say, repeats the message id and the stream de-duplicates it).
    */
   async publishUpdate(task: FederatedTask, update: FloatArray, numExamples: number, nonce?: number): Promise<PublishResult> {
-    const n = nonce ?? globalThis.crypto.getRandomValues(new Uint32Array(1))[0]!;
+    if (nonce === undefined && this.roundNonce?.round !== task.round) {
+      this.roundNonce = { round: task.round, nonce: globalThis.crypto.getRandomValues(new Uint32Array(1))[0]! };
+    }
+    const n = nonce ?? this.roundNonce!.nonce;
     const bytes = encodeUpdate({ round: task.round, modelVersion: task.modelVersion, shapeHash: task.shapeHash, numExamples, nonce: n }, update);
     const subject = this.names.update(task.round, this.clientId);
-    const msgID = `${this.clientId}.${task.round}`;
+    // The unpredictable nonce in the id: with `<id>.<round>` another client could publish first under this client's id
+    // (rejected by the server, but JetStream's de-duplication would then drop this client's real update).
+    const msgID = `${this.clientId}.${task.round}.${n}`;
     for (;;) {
       try {
         const ack = await this.js.publish(subject, bytes, { msgID, timeout: 2000 });

@@ -3,7 +3,7 @@
  *
  * @packageDocumentation
  */
-import type { NatsConnection } from '@nats-io/nats-core';
+import type { ConnectionOptions, NatsConnection } from '@nats-io/nats-core';
 import { connect } from '@nats-io/transport-node';
 import { FederatedClient, type FederatedClientOptions } from './client.js';
 import { FederatedServer, type FederatedServerOptions } from './server.js';
@@ -14,11 +14,21 @@ export interface FederatedConnectOptions {
   servers: string | string[];
   /** Keep reconnecting forever (default true): rounds survive a nats-server restart. */
   reconnect?: boolean;
+  /**
+   * More `@nats-io/transport-node` connection options, merged last: TLS (`tls`), credentials (`user`, `pass`) and
+   * the per-user `inboxPrefix` that `federatedPermissions` expects.
+   */
+  connectOptions?: Partial<ConnectionOptions>;
 }
 
 async function open(o: FederatedConnectOptions, name: string): Promise<NatsConnection> {
   const forever = o.reconnect ?? true;
-  return connect({ servers: o.servers, name, ...(forever ? { maxReconnectAttempts: -1, reconnectTimeWait: 250 } : {}) });
+  return connect({
+    servers: o.servers,
+    name,
+    ...(forever ? { maxReconnectAttempts: -1, reconnectTimeWait: 250 } : {}),
+    ...o.connectOptions,
+  });
 }
 
 /**
@@ -35,8 +45,8 @@ async function open(o: FederatedConnectOptions, name: string): Promise<NatsConne
 export async function connectFederatedServer(
   options: FederatedConnectOptions & Omit<FederatedServerOptions, 'connection'>,
 ): Promise<{ server: FederatedServer; close: () => Promise<void> }> {
-  const { servers, reconnect, ...rest } = options;
-  const nc = await open({ servers, reconnect }, `fl-${options.job}-server`);
+  const { servers, reconnect, connectOptions, ...rest } = options;
+  const nc = await open({ servers, reconnect, connectOptions }, `fl-${options.job}-server`);
   try {
     return { server: await FederatedServer.create({ ...rest, connection: nc }), close: () => nc.close() };
   } catch (e) {
@@ -59,8 +69,8 @@ export async function connectFederatedServer(
 export async function connectFederatedClient(
   options: FederatedConnectOptions & Omit<FederatedClientOptions, 'connection'>,
 ): Promise<{ client: FederatedClient; close: () => Promise<void> }> {
-  const { servers, reconnect, ...rest } = options;
-  const nc = await open({ servers, reconnect }, `fl-${options.job}-${options.clientId}`);
+  const { servers, reconnect, connectOptions, ...rest } = options;
+  const nc = await open({ servers, reconnect, connectOptions }, `fl-${options.job}-${options.clientId}`);
   try {
     return { client: await FederatedClient.create({ ...rest, connection: nc }), close: () => nc.close() };
   } catch (e) {

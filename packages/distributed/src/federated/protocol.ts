@@ -42,6 +42,42 @@ export function checkClientId(clientId: string): string {
   return clientId;
 }
 
+/** The JetStream header carrying a message's id (`Nats-Msg-Id`), which clients set to `<clientId>.<round>`. */
+export const MSG_ID_HEADER = 'Nats-Msg-Id';
+
+/**
+ * Check that an update's claimed sender matches its subject: the message id a client publishes with (the
+ * `Nats-Msg-Id` header, also JetStream's deduplication key) must be `<clientId>.<round>` or
+ * `<clientId>.<round>.<nonce>` for the client and round of the subject `fl.<job>.<round>.update.<clientId>` and
+ * the update header's nonce.
+ *
+ * NATS messages carry no sender identity: the subject is the sender's identity, and nats-server's per-user publish
+ * permission on `fl.<job>.*.update.<clientId>` (see `federatedPermissions` of `@opt/distributed/node`) is what
+ * authenticates it. This check adds that a message must not claim another identity than its subject, so a client
+ * cannot pass off a copy of another client's message under its own subject. (The form with the nonce is
+ * unpredictable to other clients; with the short form a client could publish first under another client's message
+ * id, which JetStream's deduplication would then hold against that client's own update.)
+ *
+ * @param subject - the subject the update arrived on.
+ * @param msgId - the message's `Nats-Msg-Id` header (undefined or empty when absent).
+ * @param nonce - the update header's nonce, for the long form.
+ * @returns the client id.
+ * @throws {@link PayloadRejectedError} with reason `'authentication'` when the subject is not an update subject or
+ * the message id is missing or names another client, round or nonce.
+ */
+export function checkUpdateSender(subject: string, msgId: string | undefined, nonce?: number): string {
+  const tokens = subject.split('.');
+  const clientId = tokens[4] ?? '';
+  if (tokens.length !== 5 || tokens[0] !== 'fl' || tokens[3] !== 'update' || !NAME.test(clientId) || !/^[0-9]+$/.test(tokens[2]!)) {
+    throw new PayloadRejectedError('authentication', `${subject} is not an update subject`);
+  }
+  const expected = `${clientId}.${tokens[2]}`;
+  if (msgId !== expected && (nonce === undefined || msgId !== `${expected}.${nonce}`)) {
+    throw new PayloadRejectedError('authentication', `the update on ${subject} carries message id ${msgId ? JSON.stringify(msgId) : '(none)'}, not ${JSON.stringify(expected)}`);
+  }
+  return clientId;
+}
+
 /** The model's element type on the wire. */
 export type ModelDType = 'float32' | 'float64';
 

@@ -16,8 +16,10 @@ import { type SecAggTaskConfig, runSecureRoundServer } from './secagg-nats.js';
 import {
   type FederatedNames,
   type FederatedTask,
+  MSG_ID_HEADER,
   type ModelDType,
   UPDATE_HEADER_BYTES,
+  checkUpdateSender,
   decodeUpdate,
   encodeModel,
   federatedNames,
@@ -111,8 +113,9 @@ const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout
  *    `fl.<job>.<round>.task` (JetStream, message id `task.<round>`) and the bucket key `task`;
  * 3. consumes `fl.<job>.*.update.>` through a durable pull consumer until every sampled client's update arrived or
  *    the deadline passed; every update is validated ({@link decodeUpdate}: size, header, stale round or version,
- *    dtype, shape hash, NaN/Inf, norm), checked for replays (one update per client and round, fresh nonce) and
- *    sampling, and acknowledged; rejections are counted in the {@link RoundReport};
+ *    dtype, shape hash, NaN/Inf, norm), checked for replays (one update per client and round, fresh nonce), for
+ *    its sender ({@link checkUpdateSender}: the message id must name the subject's client) and sampling, and
+ *    acknowledged; rejections are counted in the {@link RoundReport};
  * 4. aggregates the accepted updates with the strategy, if at least `minClients` were accepted.
  *
  * Updates live in the stream, so those published before a crash of nats-server (or of this server: the consumer is
@@ -345,6 +348,7 @@ export class FederatedServer {
         if (this.seen.has(key) || this.seen.has(`nonce.${clientId}.${decoded.header.nonce}`)) {
           throw new PayloadRejectedError('replay', `a second update from ${clientId} in round ${task.round}`);
         }
+        checkUpdateSender(m.subject, m.headers?.get(MSG_ID_HEADER), decoded.header.nonce);
         if (!sampled.has(clientId)) throw new PayloadRejectedError('authentication', `${clientId} was not sampled for round ${task.round}`);
         this.seen.add(key);
         this.seen.add(`nonce.${clientId}.${decoded.header.nonce}`);

@@ -8,3 +8,4 @@ export * from './nats-server.js';
 export * from './connect.js';
 export * from '../federated/node.js';
 export * from './browser-clients.js';
+export * from './permissions.js';

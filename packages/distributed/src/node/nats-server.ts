@@ -8,7 +8,7 @@ import { accessSync, constants, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { delimiter, join } from 'node:path';
-import { OptError } from '@opt/tensor';
+import { InvalidOptionError, OptError } from '@opt/tensor';
 
 /** Options of {@link startNatsServer}. */
 export interface NatsServerOptions {
@@ -26,10 +26,66 @@ export interface NatsServerOptions {
   /** Give up when the server is not ready after this many milliseconds (default 10 s). */
   startTimeoutMs?: number;
   /**
-   * Also listen for WebSocket clients (browsers: `wsconnect` of `@nats-io/nats-core`) on 127.0.0.1, without TLS:
-   * `true` for a free port, or `{ port }`. Default off. The URL is {@link NatsServer.wsUrl}.
+   * Also listen for WebSocket clients (browsers: `wsconnect` of `@nats-io/nats-core`) on 127.0.0.1: `true` for a
+   * free port, or `{ port }`. Default off. The URL is {@link NatsServer.wsUrl}: `wss://` with the same certificate
+   * as the TCP listener when {@link NatsServerOptions.tls} is given, plain `ws://` (loopback only) otherwise.
+   * The WebSocket listener checks the same {@link NatsServerOptions.users}.
    */
   websocket?: boolean | { port?: number };
+  /**
+   * Require TLS on every connection (the TCP listener and, if asked for, the WebSocket listener). Default off.
+   * Without `tls`, traffic and passwords travel in clear text: acceptable on 127.0.0.1 only.
+   */
+  tls?: NatsTlsOptions;
+  /**
+   * Require every client to log in as one of these users (nats-server's `authorization { users = [...] }`), each
+   * limited to its {@link NatsPermissions}. No `no_auth_user` is configured, so a connection without valid
+   * credentials is refused. Default: no authorization (anyone who reaches the port may do anything).
+   * `federatedPermissions` and `parameterServerPermissions` build least-privilege sets.
+   */
+  users?: readonly NatsUser[];
+}
+
+/**
+ * TLS of {@link startNatsServer}. Each of `cert`, `key` and `ca` is either a PEM string (it contains
+ * `-----BEGIN`; written to the server's temporary folder) or the path of a PEM file.
+ */
+export interface NatsTlsOptions {
+  /** The server's certificate chain (its subject alternative names must cover the host clients dial, e.g. `IP:127.0.0.1`). */
+  cert: string;
+  /** The server certificate's private key. */
+  key: string;
+  /** CA certificate(s) that client certificates must chain to (needed with `verify`). */
+  ca?: string;
+  /** Mutual TLS: refuse clients that present no certificate signed by `ca` (default false). */
+  verify?: boolean;
+  /** Seconds a client has to finish the TLS handshake (default 2; nats-server's own default, 0.5 s, is short for loaded CI machines). */
+  timeout?: number;
+}
+
+/** Subjects a user may (`allow`) or may not (`deny`) use; `deny` wins. Wildcards `*` (one token) and `>` (the rest). */
+export interface NatsSubjectPermission {
+  allow?: readonly string[];
+  deny?: readonly string[];
+}
+
+/** What one user may publish to and subscribe to (nats-server's `permissions` block). */
+export interface NatsPermissions {
+  publish?: NatsSubjectPermission;
+  subscribe?: NatsSubjectPermission;
+  /**
+   * Let the user answer requests it received (publish once to each request's reply subject) without a publish
+   * permission on the reply subjects (nats-server's `allow_responses`). Needed by users that serve requests.
+   */
+  allowResponses?: boolean;
+}
+
+/** One user of {@link NatsServerOptions.users}. */
+export interface NatsUser {
+  user: string;
+  password: string;
+  /** Default: everything allowed. */
+  permissions?: NatsPermissions;
 }
 
 /**
@@ -41,7 +97,7 @@ export interface NatsServer {
   /** `nats://127.0.0.1:<port>` */
   readonly url: string;
   readonly port: number;
-  /** `ws://127.0.0.1:<port>` of the WebSocket listener, or `null` when it was not asked for. */
+  /** `ws://127.0.0.1:<port>` (`wss://` with TLS) of the WebSocket listener, or `null` when it was not asked for. */
   readonly wsUrl: string | null;
   /** The current server process (a new one after {@link NatsServer.restart}). */
   readonly process: ChildProcess;
@@ -49,6 +105,10 @@ export interface NatsServer {
   readonly storeDir: string;
   /** The configuration file the server runs with. */
   readonly configFile: string;
+  /** Whether connections must use TLS ({@link NatsServerOptions.tls}). */
+  readonly tls: boolean;
+  /** Whether clients must log in ({@link NatsServerOptions.users}). */
+  readonly authorization: boolean;
   /** Whether a server process is running now. */
   readonly running: boolean;
   /** Kill the process (default `SIGKILL`: a crash, no flush) and resolve once it has exited. The folder stays. */
@@ -91,7 +151,8 @@ function freePort(): Promise<number> {
 
 /**
  * Start `nats-server` on 127.0.0.1 with a temporary configuration (JetStream store in a temporary folder,
- * `max_payload` 8 MiB, optionally a WebSocket listener for browser clients) and resolve once it accepts connections.
+ * `max_payload` 8 MiB, optionally a WebSocket listener for browser clients, TLS and users with subject permissions)
+ * and resolve once it accepts connections.
  *
  * @throws `OptError` with code `NATS_SERVER_MISSING` when no binary is found, `NATS_SERVER_START` when it fails.
  *
@@ -113,14 +174,25 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   const port = options.port ?? (await freePort());
   const ws = options.websocket ?? false;
   const wsPort = ws === false ? null : ((ws === true ? undefined : ws.port) ?? (await freePort()));
+  if (options.users !== undefined) checkUsers(options.users);
   const dir = mkdtempSync(join(tmpdir(), 'opt-nats-'));
   const storeDir = join(dir, 'js');
   const lines = [`listen: "127.0.0.1:${port}"`, `max_payload: ${options.maxPayload ?? 8 * 1024 * 1024}`];
   if (options.jetStream ?? true) lines.push(`jetstream {\n  store_dir: ${JSON.stringify(storeDir)}\n}`);
-  // Loopback only, so plain ws:// is acceptable (nats-server refuses a websocket block without TLS unless told).
-  if (wsPort !== null) lines.push(`websocket {\n  listen: "127.0.0.1:${wsPort}"\n  no_tls: true\n}`);
   const config = join(dir, 'nats.conf');
-  writeFileSync(config, lines.join('\n') + '\n');
+  let tls: string | null = null;
+  try {
+    tls = options.tls === undefined ? null : tlsBlock(options.tls, dir);
+    if (tls !== null) lines.push(`tls ${tls}`);
+    if (options.users !== undefined) lines.push(`authorization ${authorizationBlock(options.users)}`);
+    // Without TLS the WebSocket listener is plain ws://, acceptable on loopback only (nats-server refuses a
+    // websocket block without TLS unless told); with TLS, browsers get wss:// with the TCP listener's certificate.
+    if (wsPort !== null) lines.push(`websocket {\n  listen: "127.0.0.1:${wsPort}"\n  ${tls === null ? 'no_tls: true' : `tls ${tls}`}\n}`);
+    writeFileSync(config, lines.join('\n') + '\n', { mode: 0o600 });
+  } catch (e) {
+    rmSync(dir, { recursive: true, force: true });
+    throw e;
+  }
   const startTimeoutMs = options.startTimeoutMs ?? 10000;
   const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
   let child: ChildProcess;
@@ -144,7 +216,9 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   return {
     url: `nats://127.0.0.1:${port}`,
     port,
-    wsUrl: wsPort === null ? null : `ws://127.0.0.1:${wsPort}`,
+    wsUrl: wsPort === null ? null : `${tls === null ? 'ws' : 'wss'}://127.0.0.1:${wsPort}`,
+    tls: tls !== null,
+    authorization: options.users !== undefined,
     get process() {
       return child;
     },
@@ -180,6 +254,67 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
       return stopped;
     },
   };
+}
+
+/** A PEM string is written to `dir/name` (readable by the owner only); anything else is taken as a file path. */
+function pemFile(value: string, dir: string, name: string): string {
+  if (!value.includes('-----BEGIN')) return value;
+  const file = join(dir, name);
+  writeFileSync(file, value, { mode: 0o600 });
+  return file;
+}
+
+/** The body of a `tls { ... }` block (shared by the TCP and WebSocket listeners). */
+function tlsBlock(o: NatsTlsOptions, dir: string): string {
+  if (typeof o.cert !== 'string' || typeof o.key !== 'string') throw new InvalidOptionError('tls', '(cert or key missing)', '{ cert, key } as PEM strings or file paths', 'startNatsServer');
+  if (o.verify === true && o.ca === undefined) throw new InvalidOptionError('tls.verify', true, 'a tls.ca that client certificates chain to', 'startNatsServer');
+  const timeout = o.timeout ?? 2;
+  if (!(timeout > 0)) throw new InvalidOptionError('tls.timeout', timeout, 'a number of seconds > 0', 'startNatsServer');
+  const body = [`cert_file: ${JSON.stringify(pemFile(o.cert, dir, 'server-cert.pem'))}`, `key_file: ${JSON.stringify(pemFile(o.key, dir, 'server-key.pem'))}`];
+  if (o.ca !== undefined) body.push(`ca_file: ${JSON.stringify(pemFile(o.ca, dir, 'ca.pem'))}`);
+  if (o.verify === true) body.push('verify: true');
+  body.push(`timeout: ${timeout}`);
+  return `{\n    ${body.join('\n    ')}\n  }`;
+}
+
+const USER_NAME = /^[A-Za-z0-9_.@-]{1,128}$/;
+
+function checkUsers(users: readonly NatsUser[]): void {
+  const seen = new Set<string>();
+  for (const u of users) {
+    if (typeof u.user !== 'string' || !USER_NAME.test(u.user)) throw new InvalidOptionError('users[].user', u.user, 'letters, digits, _ . @ - (1 to 128 characters)', 'startNatsServer');
+    if (typeof u.password !== 'string' || u.password.length === 0) throw new InvalidOptionError('users[].password', '(hidden)', 'a non-empty string', 'startNatsServer');
+    if (seen.has(u.user)) throw new InvalidOptionError('users[].user', u.user, 'distinct user names', 'startNatsServer');
+    seen.add(u.user);
+  }
+}
+
+/**
+ * The `authorization { users = [...] }` block as JSON, which nats-server's configuration parser reads; quoted
+ * strings are taken literally, so `$JS.API.>` and passwords with `$` are not mistaken for variables.
+ */
+function authorizationBlock(users: readonly NatsUser[]): string {
+  const side = (p: NatsSubjectPermission | undefined): Record<string, readonly string[]> | undefined => {
+    if (p === undefined) return undefined;
+    const out: Record<string, readonly string[]> = {};
+    if (p.allow !== undefined) out.allow = p.allow;
+    if (p.deny !== undefined) out.deny = p.deny;
+    return out;
+  };
+  const entries = users.map((u) => {
+    const entry: Record<string, unknown> = { user: u.user, password: u.password };
+    if (u.permissions !== undefined) {
+      const perms: Record<string, unknown> = {};
+      const pub = side(u.permissions.publish);
+      const sub = side(u.permissions.subscribe);
+      if (pub !== undefined) perms.publish = pub;
+      if (sub !== undefined) perms.subscribe = sub;
+      if (u.permissions.allowResponses === true) perms.allow_responses = true;
+      entry.permissions = perms;
+    }
+    return entry;
+  });
+  return JSON.stringify({ users: entries }, null, 2);
 }
 
 /** Spawn `nats-server -c config` and resolve once it logs "Server is ready". */
