@@ -51,3 +51,4 @@ export * from './linalg.js';
 export * from './optimizers/newton.js';
 export * from './optimizers/levenberg-marquardt.js';
 export * from './optimizers/adam8bit.js';
+export * from './optimizers/yogi.js';

@@ -14,7 +14,6 @@ export * from './ddp.js';
 export * from './local-sgd.js';
 export * from './federated/errors.js';
 export * from './federated/robust.js';
-export * from './federated/yogi.js';
 export * from './federated/strategies.js';
 export * from './federated/secagg.js';
 export * from './compression/index.js';

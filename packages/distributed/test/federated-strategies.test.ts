@@ -1,6 +1,7 @@
 import { SGD } from '@opt/core';
 import { Parameter, StateDictError } from '@opt/tensor';
-import { type ClientResult, CoordinateMedian, FedAdagrad, FedAdam, FedAvg, FedOpt, FedProx, FedYogi, type FederatedStrategy, Yogi, addProximalGradient } from '../src/index';
+import { type ClientResult, CoordinateMedian, FedAdagrad, FedAdam, FedAvg, FedOpt, FedProx, FedYogi, type FederatedStrategy, addProximalGradient } from '../src/index';
+import { Yogi } from '@opt/core';
 
 const r = (clientId: string, update: number[], numExamples: number): ClientResult => ({ clientId, update: Float64Array.from(update), numExamples });
 

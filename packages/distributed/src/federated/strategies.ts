@@ -4,11 +4,10 @@
  *
  * @packageDocumentation
  */
-import { Adagrad, Adam, type Closure, type Optimizer, type OptimizerStateDict } from '@opt/core';
+import { Adagrad, Adam, type Closure, type Optimizer, type OptimizerStateDict, Yogi } from '@opt/core';
 import { type FloatArray, InvalidOptionError, Parameter, ShapeMismatchError, StateDictError } from '@opt/tensor';
 import { InvalidConfigurationError } from './errors.js';
 import { type Aggregator, WeightedMean } from './robust.js';
-import { Yogi } from './yogi.js';
 
 /** One client's contribution to a round. */
 export interface ClientResult {

@@ -1,10 +1,6 @@
-/**
- * Yogi (Zaheer et al. 2018), the server optimizer of FedYogi.
- *
- * @packageDocumentation
- */
-import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg, checkBetas, checkNonNegative, checkPositive } from '@opt/core';
 import { type FloatArray, type Parameter, zerosLike } from '@opt/tensor';
+import { Optimizer, type OptimizerSettings, type ParamGroup, type ParamsArg } from '../optimizer.js';
+import { checkBetas, checkNonNegative, checkPositive } from '../validation.js';
 
 /** Hyper-parameters of {@link Yogi}. */
 export interface YogiOptions {
@@ -45,6 +41,7 @@ const DEFAULTS: YogiOptions = { lr: 1e-2, betas: [0.9, 0.999], eps: 1e-3, initia
  * @example
  * ```ts
  * import { Parameter } from '@opt/tensor';
+ * import { Yogi } from '@opt/core';
  * const w = new Parameter(new Float64Array([1, -1]));
  * const opt = new Yogi([w], { lr: 0.1 });
  * w.grad = new Float64Array([0.5, -0.5]);
@@ -92,7 +89,8 @@ export class Yogi extends Optimizer<YogiOptions, YogiState> {
         const vi = vOld - (1 - b2) * Math.sign(vOld - g2) * g2;
         m[i] = mi;
         v[i] = vi;
-        w[i] = w[i]! - (stepSize * mi) / (Math.sqrt(vi) + eps);
+        // Read back what was stored: a float32 parameter steps with its float32 moments, as every other optimizer here.
+        w[i] = w[i]! - (stepSize * m[i]!) / (Math.sqrt(v[i]!) + eps);
       }
     }
   }
