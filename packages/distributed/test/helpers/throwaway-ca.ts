@@ -29,14 +29,34 @@ export interface ThrowawayCa {
   remove(): void;
 }
 
-/** Where `openssl` is, or a clear failure (CI images must have it: Debian's `openssl` package). */
-export function findOpenssl(): string {
+function hasOpenssl(): boolean {
   try {
     execFileSync('openssl', ['version'], { stdio: 'ignore' });
-    return 'openssl';
+    return true;
   } catch {
-    throw new Error('openssl is needed for the TLS tests of @opt/distributed (a throw-away CA): install it, e.g. apt-get install -y openssl');
+    return false;
   }
+}
+
+/**
+ * Where `openssl` is. A machine without it gets Debian's `openssl` package when the tests run as root with apt-get
+ * (as the project's scripts install nats-server and chromium); otherwise a clear failure.
+ */
+export function findOpenssl(): string {
+  if (hasOpenssl()) return 'openssl';
+  const root = typeof process.getuid === 'function' && process.getuid() === 0;
+  if (root) {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' };
+    for (const args of [['install', '-y', '-qq', 'openssl'], ['update', '-qq'], ['install', '-y', '-qq', 'openssl']]) {
+      try {
+        execFileSync('apt-get', args, { stdio: 'ignore', env, timeout: 300_000 });
+      } catch {
+        // The first install fails on a machine whose package lists were never fetched: update, then retry.
+      }
+      if (hasOpenssl()) return 'openssl';
+    }
+  }
+  throw new Error('openssl is needed for the TLS tests of @opt/distributed (a throw-away CA): install it, e.g. apt-get install -y openssl');
 }
 
 function run(openssl: string, args: string[], cwd: string): void {
