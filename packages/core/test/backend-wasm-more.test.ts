@@ -6,7 +6,7 @@
  * does, else within 1e-6 relative), state dicts, missing gradients, the
  * non-finite policy.
  */
-import { type FloatArray, NonFiniteError, Parameter, Rng, WasmArena, sumOfSquares } from '@opt/tensor';
+import { type FloatArray, Parameter, Rng, WasmArena, sumOfSquares } from '@opt/tensor';
 import {
   Adadelta,
   Adafactor,
@@ -18,7 +18,7 @@ import {
   Rprop,
   clipGradNorm,
 } from '../src/index';
-import { type Factory, makeParams as makeParamsOf, maxScaledError, runTrajectory, setGrads } from './helpers/backend-compare';
+import { type Factory, describeWasmAgainstJs } from './helpers/backend-compare';
 import { describeFixtureReplay } from './helpers/fixtures';
 
 const OPTIMIZERS: Record<string, Factory> = {
@@ -68,114 +68,7 @@ const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
 /** Sizes that hit SIMD bodies, tails, tiny tensors, odd column counts and a 3-D (batched) Adafactor factorization. */
 const SHAPES = [[3, 5], [1], [7], [4, 4], [2], [2, 3, 3], [9]];
 
-function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
-  return makeParamsOf(SHAPES, dtype, seed);
-}
-
-function groupsOf(params: Parameter[], lr: number) {
-  // Two groups, the second overriding lr: one kernel call per group where the kernel is element-wise.
-  return [{ params: params.slice(0, 4) }, { params: params.slice(4), lr: lr * 0.5 }];
-}
-
-function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number, allGrads = false) {
-  return runTrajectory({ factory: OPTIMIZERS[name]!, options, backend, dtype, steps, shapes: SHAPES, split: 4, allGrads });
-}
-
-describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {
-  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
-    'float64 trajectories and state dicts are identical bit for bit, with missing gradients (%s)',
-    (_label, options) => {
-      const js = run(name, options, 'js', 'float64', 12);
-      const wasm = run(name, options, 'wasm', 'float64', 12);
-      expect(wasm.opt).toHaveProperty('backend', 'wasm');
-      expect(js.opt).toHaveProperty('backend', 'js');
-      expect(wasm.history).toEqual(js.history);
-      expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
-    },
-  );
-
-  test('float64: one call per whole segment (every parameter has a gradient) matches the JS backend bit for bit', () => {
-    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
-    const js = run(name, options, 'js', 'float64', 6, true);
-    const wasm = run(name, options, 'wasm', 'float64', 6, true);
-    expect(wasm.history).toEqual(js.history);
-    expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
-  });
-
-  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
-    `float32 trajectories ${F32_EXACT.has(name) ? 'are identical bit for bit' : 'stay within 1e-6 relative'} to the JS backend, with the same state layout (%s)`,
-    (_label, options) => {
-      const js = run(name, options, 'js', 'float32', 12);
-      const wasm = run(name, options, 'wasm', 'float32', 12);
-      if (F32_EXACT.has(name)) {
-        expect(wasm.history).toEqual(js.history);
-        expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
-        return;
-      }
-      wasm.history.forEach((h, k) => expect(maxScaledError(h, js.history[k]!)).toBeLessThanOrEqual(1e-6));
-      expect(Object.keys(wasm.stateDict.state)).toEqual(Object.keys(js.stateDict.state));
-      for (const [i, s] of Object.entries(wasm.stateDict.state)) {
-        expect(Object.keys(s as object)).toEqual(Object.keys(js.stateDict.state[i] as object));
-      }
-      expect(wasm.stateDict.param_groups).toEqual(js.stateDict.param_groups);
-    },
-  );
-
-  test('a parameter without a gradient is not updated, and its state is not advanced', () => {
-    const params = makeParams('float64', 3);
-    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
-    const before = Array.from(params[1]!.data);
-    const stateBefore = JSON.stringify(opt.stateDict().state['1'] ?? null);
-    params.forEach((p, i) => (p.grad = i === 1 ? null : new Float64Array(p.size).fill(0.5)));
-    opt.step();
-    opt.step();
-    expect(Array.from(params[1]!.data)).toEqual(before);
-    expect(JSON.stringify(opt.stateDict().state['1'] ?? null)).toBe(stateBefore);
-    expect(Array.from(params[0]!.data)).not.toEqual(Array.from(makeParams('float64', 3)[0]!.data));
-  });
-
-  test('a state dict saved on the wasm backend resumes identically on wasm and on js', () => {
-    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
-    const lr = options.lr as number;
-    const straight = run(name, options, 'wasm', 'float64', 10).history;
-    const params = makeParams('float64', 11);
-    const first = OPTIMIZERS[name]!(groupsOf(params, lr), { ...options, backend: 'wasm' });
-    const rng = new Rng(5);
-    for (let k = 0; k < 5; k++) {
-      setGrads(params, k, rng);
-      first.step();
-    }
-    const saved = JSON.parse(JSON.stringify(first.stateDict()));
-    for (const backend of ['wasm', 'js'] as const) {
-      const resumed = params.map((p) => new Parameter(p.data.slice(), p.shape, p.name));
-      const second = OPTIMIZERS[name]!(groupsOf(resumed, lr), { ...options, backend });
-      second.loadStateDict(saved);
-      const rng2 = new Rng(5);
-      for (let k = 0; k < 5; k++) setGrads(params, k, rng2); // replay the generator to step 5
-      for (let k = 5; k < 10; k++) {
-        setGrads(resumed, k, rng2);
-        second.step();
-        expect(resumed.flatMap((p) => Array.from(p.data))).toEqual(straight[k]);
-      }
-    }
-  });
-
-  test('a non-finite gradient is found by the wasm scan: thrown as NonFiniteError, or the step skipped', () => {
-    const params = makeParams('float32', 2);
-    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
-    params.forEach((p) => (p.grad = new Float32Array(p.size).fill(0.1)));
-    params[3]!.grad![5] = NaN;
-    expect(() => opt.step()).toThrow(NonFiniteError);
-    expect(() => opt.step()).toThrow(/parameter p3 at element 5/);
-    const skipping = OPTIMIZERS[name]!(makeParams('float32', 2), { ...CONFIGS[name]![0]!, backend: 'wasm', nonFinite: 'skip' });
-    const sp = (skipping as unknown as { paramGroups: Array<{ params: Parameter[] }> }).paramGroups[0]!.params;
-    const before = sp.map((p) => Array.from(p.data));
-    sp.forEach((p) => (p.grad = new Float32Array(p.size).fill(Infinity)));
-    skipping.step();
-    expect(skipping.skippedSteps).toBe(1);
-    expect(sp.map((p) => Array.from(p.data))).toEqual(before);
-  });
-});
+describeWasmAgainstJs({ optimizers: OPTIMIZERS, configs: CONFIGS, shapes: SHAPES, split: 4, float32: { exact: F32_EXACT, tolerance: 1e-6 } });
 
 describe('wasm-specific state handling', () => {
   test("LARS's lazily created momentum buffer lives in wasm memory and is null in the state dict until the first step", () => {

@@ -3,7 +3,7 @@
  * PyTorch fixture replays, bit-for-bit agreement with the JS backend in
  * float64, state dicts, missing gradients, user-replaced arrays, arena growth.
  */
-import { type FloatArray, NonFiniteError, Parameter, Rng, wasmAvailable } from '@opt/tensor';
+import { type FloatArray, Parameter, Rng, wasmAvailable } from '@opt/tensor';
 import {
   Adagrad,
   Adam,
@@ -12,7 +12,7 @@ import {
   RMSprop,
   SGD,
 } from '../src/index';
-import { type Factory, makeParams as makeParamsOf, maxScaledError, runTrajectory, setGrads } from './helpers/backend-compare';
+import { type Factory, describeWasmAgainstJs, maxScaledError } from './helpers/backend-compare';
 import { describeFixtureReplay } from './helpers/fixtures';
 
 const OPTIMIZERS: Record<string, Factory> = {
@@ -53,82 +53,7 @@ const CONFIGS: Record<string, Array<Record<string, unknown>>> = {
 /** Sizes chosen to hit SIMD bodies, tails and tiny tensors. */
 const SHAPES = [[3, 5], [1], [7], [4, 4], [2]];
 
-function makeParams(dtype: 'float32' | 'float64', seed: number): Parameter[] {
-  return makeParamsOf(SHAPES, dtype, seed);
-}
-
-function run(name: string, options: Record<string, unknown>, backend: 'js' | 'wasm', dtype: 'float32' | 'float64', steps: number) {
-  return runTrajectory({ factory: OPTIMIZERS[name]!, options, backend, dtype, steps, shapes: SHAPES, split: 3 });
-}
-
-describe.each(Object.keys(OPTIMIZERS))('%s: the wasm backend against the JS backend', (name) => {
-  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
-    'float64 trajectories and state dicts are identical bit for bit, with missing gradients (%s)',
-    (_label, options) => {
-      const js = run(name, options, 'js', 'float64', 12);
-      const wasm = run(name, options, 'wasm', 'float64', 12);
-      expect(wasm.opt).toHaveProperty('backend', 'wasm');
-      expect(js.opt).toHaveProperty('backend', 'js');
-      expect(wasm.history).toEqual(js.history);
-      expect(JSON.stringify(wasm.stateDict)).toBe(JSON.stringify(js.stateDict));
-    },
-  );
-
-  test.each(CONFIGS[name]!.map((c) => [JSON.stringify(c), c] as const))(
-    'float32 trajectories stay within 1e-5 of the JS backend, and state dicts have the same layout (%s)',
-    (_label, options) => {
-      const js = run(name, options, 'js', 'float32', 12);
-      const wasm = run(name, options, 'wasm', 'float32', 12);
-      wasm.history.forEach((h, k) => expect(maxScaledError(h, js.history[k]!)).toBeLessThanOrEqual(1e-5));
-      expect(Object.keys(wasm.stateDict.state)).toEqual(Object.keys(js.stateDict.state));
-      for (const [i, s] of Object.entries(wasm.stateDict.state)) {
-        expect(Object.keys(s as object)).toEqual(Object.keys(js.stateDict.state[i] as object));
-      }
-      expect(wasm.stateDict.param_groups).toEqual(js.stateDict.param_groups);
-    },
-  );
-
-  test('a parameter without a gradient is not updated, and its state is not created or advanced', () => {
-    const params = makeParams('float64', 3);
-    const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
-    const before = Array.from(params[1]!.data);
-    const stateBefore = JSON.stringify(opt.stateDict().state['1'] ?? null);
-    params.forEach((p, i) => (p.grad = i === 1 ? null : new Float64Array(p.size).fill(0.5)));
-    opt.step();
-    opt.step();
-    expect(Array.from(params[1]!.data)).toEqual(before);
-    expect(JSON.stringify(opt.stateDict().state['1'] ?? null)).toBe(stateBefore);
-    expect(Array.from(params[0]!.data)).not.toEqual(Array.from(makeParams('float64', 3)[0]!.data));
-  });
-
-  test('a state dict saved on the wasm backend resumes identically on wasm and on js', () => {
-    const options = CONFIGS[name]![CONFIGS[name]!.length - 1]!;
-    const straight = run(name, options, 'wasm', 'float64', 10).history;
-
-    const params = makeParams('float64', 11);
-    const groups = () => [{ params: params.slice(0, 3) }, { params: params.slice(3), lr: (options.lr as number) * 0.5 }];
-    const first = OPTIMIZERS[name]!(groups(), { ...options, backend: 'wasm' });
-    const rng = new Rng(5);
-    for (let k = 0; k < 5; k++) {
-      setGrads(params, k, rng);
-      first.step();
-    }
-    const saved = JSON.parse(JSON.stringify(first.stateDict()));
-    for (const backend of ['wasm', 'js'] as const) {
-      const resumedParams = params.map((p) => new Parameter(p.data.slice(), p.shape, p.name));
-      const resumedGroups = [{ params: resumedParams.slice(0, 3) }, { params: resumedParams.slice(3), lr: (options.lr as number) * 0.5 }];
-      const second = OPTIMIZERS[name]!(resumedGroups, { ...options, backend });
-      second.loadStateDict(saved);
-      const rng2 = new Rng(5);
-      for (let k = 0; k < 5; k++) setGrads(params, k, rng2); // replay the generator to step 5
-      for (let k = 5; k < 10; k++) {
-        setGrads(resumedParams, k, rng2);
-        second.step();
-        expect(resumedParams.flatMap((p) => Array.from(p.data))).toEqual(straight[k]);
-      }
-    }
-  });
-});
+describeWasmAgainstJs({ optimizers: OPTIMIZERS, configs: CONFIGS, shapes: SHAPES, split: 3, float32: { exact: new Set(), tolerance: 1e-5 } });
 
 describe('wasm storage and user-held arrays', () => {
   test('parameters are re-bound to arena views; user arrays for data and grad are copied in', () => {
@@ -227,24 +152,6 @@ describe('wasm storage and user-held arrays', () => {
     expect(Array.from(small.data)).toEqual(Array.from(twin.data));
     expect(Array.from(wasm.state.get(small)!.momentum_buffer!)).toEqual(Array.from(js.state.get(twin)!.momentum_buffer!));
     expect(big.data[0]).toBeCloseTo(-0.1, 12);
-  });
-
-  test('a non-finite gradient is found by the wasm scan and reported like the JS backend', () => {
-    for (const name of Object.keys(OPTIMIZERS)) {
-      const params = makeParams('float32', 2);
-      const opt = OPTIMIZERS[name]!(params, { ...CONFIGS[name]![0]!, backend: 'wasm' });
-      params.forEach((p) => (p.grad = new Float32Array(p.size).fill(0.1)));
-      params[3]!.grad![5] = NaN;
-      expect(() => opt.step()).toThrow(NonFiniteError);
-      expect(() => opt.step()).toThrow(/parameter p3 at element 5/);
-      const skipping = OPTIMIZERS[name]!(makeParams('float32', 2), { ...CONFIGS[name]![0]!, backend: 'wasm', nonFinite: 'skip' });
-      const sp = (skipping as unknown as { paramGroups: Array<{ params: Parameter[] }> }).paramGroups[0]!.params;
-      const before = sp.map((p) => Array.from(p.data));
-      sp.forEach((p) => (p.grad = new Float32Array(p.size).fill(Infinity)));
-      skipping.step();
-      expect(skipping.skippedSteps).toBe(1);
-      expect(sp.map((p) => Array.from(p.data))).toEqual(before);
-    }
   });
 
   test("the backend setting is validated: an unknown name is an InvalidOptionError naming 'backend'", () => {

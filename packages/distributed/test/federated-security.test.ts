@@ -210,7 +210,9 @@ describe('authentication and TLS', () => {
     try {
       const base = { servers: mtls.url, user: 'u', pass: 'pw' };
       const without = await refusal({ ...base, tls: { ca: ca.ca.cert } });
-      expect(chain(without)).toMatch(/certificate|tls|closed|connection/i);
+      // The server drops a client without a certificate during or right after the handshake: the client sees a TLS
+      // alert, a closed connection or a reset, depending on timing.
+      expect(chain(without)).toMatch(/certificate|tls|closed|connection|ECONNRESET/i);
       const stranger = otherCa.client('mallory');
       await refusal({ ...base, tls: { ca: ca.ca.cert, cert: stranger.cert, key: stranger.key } });
       const alice = ca.client('alice');
