@@ -1,5 +1,5 @@
-import { AntitheticES, type MLPLearnedOptimizerFactory, UnrollObjective, familySampler, mlpLearnedOptimizerFactory } from '@opt/learned';
-import { SEEDS, SyntheticClassificationFamily, TRAIN_FAMILY } from './families.js';
+import { AntitheticES, MLP_TIME_SCALES, type MLPLearnedOptimizerFactory, UnrollObjective, familySampler, mlpLearnedOptimizerFactory } from '@opt/learned';
+import { OOD_SIZE_FAMILY, SEEDS, type SyntheticFamilyOptions, SyntheticClassificationFamily, TRAIN_FAMILY } from './families.js';
 
 /** Everything that defines a meta-training run of `mlp-hybrid` (stored in checkpoints and the weights record). */
 export interface TrainConfig {
@@ -7,12 +7,22 @@ export interface TrainConfig {
   lr: number;
   /** Hidden widths of the per-parameter MLP. */
   hidden: [number, number];
+  /** Time scales τ of the optimizer's `tanh(t/τ − 1)` features. */
+  timeScales: number[];
+  /** Bound of the log step multiplier (the multiplier of Adam's step stays in `[e^−b, e^b]`). */
+  maxLogMagnitude: number;
+  /** Whether the network also sees each tensor's momentum signal-to-noise ratios. */
+  tensorFeatures: boolean;
+  /** Bound of the learned direction d (null: unbounded). */
+  maxDirection: number | null;
   /** ES perturbation scale. */
   sigma: number;
   /** Inner horizons, sampled log-uniformly; K (the nominal horizon) is their geometric mean. */
   horizon: [number, number];
   /** Nominal meta-training horizon K (evaluation uses K, 2K, 4K). */
   K: number;
+  /** Lower clip of the relative loss `L_t / L_0` in the log meta-loss. */
+  lossFloor: number;
   /** Antithetic pairs per meta-step (spread over the worker threads). */
   pairs: number;
   /** Meta learning rate (Adam). */
@@ -23,35 +33,118 @@ export interface TrainConfig {
   metaSteps: number;
   /** Run seed. */
   seed: number;
+  /** The meta-training task family (its unseen seeds are the "in-distribution" evaluation split). */
+  family: SyntheticFamilyOptions;
+  /** The evaluation's out-of-distribution-in-size family: 2–4× wider and/or deeper than `family`. */
+  oodSizeFamily: SyntheticFamilyOptions;
 }
 
-/** The configuration of the shipped `mlp-hybrid-v1` (from the feasibility runs: ES, 8 pairs, σ 0.02, K ≈ 100). */
-export const DEFAULT_CONFIG: TrainConfig = {
+/**
+ * `mlp-hybrid-v1`: ES, 8 pairs, σ 0.02, K ≈ 100 (from the feasibility runs), on 1-hidden-layer nets only, time
+ * features up to τ = 10⁴ and the step multiplier bounded by e⁴ (about 55×).
+ */
+export const V1_CONFIG: TrainConfig = {
   lr: 1e-2,
   hidden: [8, 8],
+  timeScales: [...MLP_TIME_SCALES],
+  maxLogMagnitude: 4,
+  tensorFeatures: false,
+  maxDirection: null,
   sigma: 0.02,
   horizon: [60, 160],
   K: 100,
+  lossFloor: 1e-10,
   pairs: 8,
   metaLr: 3e-3,
   clipNorm: 10,
   metaSteps: 600,
   seed: 1,
+  family: TRAIN_FAMILY,
+  oodSizeFamily: OOD_SIZE_FAMILY,
 };
+
+/**
+ * `mlp-hybrid-v3`, the changes v1's evaluation asked for (v2 was v1's longer run, not shipped):
+ * - the family has 1 AND 2 hidden layers: v1 multiplied Adam's step by 10–60× on every tensor, which suits 1-layer
+ *   nets and wrecks 2-layer ones, and nothing in its training told it otherwise;
+ * - lr0 = 0.03, the single Adam lr best on this family's meta-validation tasks (so the multiplier starts near 1) and
+ *   the multiplier bounded by 5× (e^1.6) either way;
+ * - time features only up to τ = 100, all saturated by t ≈ 250 and trained on horizons up to 240: past the training
+ *   horizon the optimizer runs the program it was trained on instead of extrapolating features it never saw;
+ * - relative losses floored at 1e-4 in the log meta-loss, so the easiest tasks stop dominating the estimate.
+ */
+export const V3_CONFIG: TrainConfig = {
+  ...V1_CONFIG,
+  lr: 3e-2,
+  timeScales: [3, 10, 30, 100],
+  maxLogMagnitude: 1.6,
+  horizon: [60, 240],
+  K: 120,
+  lossFloor: 1e-4,
+  family: { widths: [16, 32], depths: [1, 2], activations: ['relu'], batchSize: 32, label: 'train-v3' },
+  oodSizeFamily: { widths: [32, 64], depths: [4], activations: ['relu'], batchSize: 32, label: 'ood-size-v3' },
+};
+
+/**
+ * `mlp-hybrid-v4` (trained, NOT shipped: worse than v3 on every meta-validation split): v3 plus what v3's
+ * validation run pointed at. On 4-layer nets v3 still multiplied Adam's step by
+ * 2–5× on every tensor, and late in training its learned direction d alone moved parameters by up to 10⁴ times
+ * Adam's step. So the network now sees each tensor's momentum signal-to-noise ratios (an oscillating, too-large
+ * step shows as a low ratio, whatever the depth) and d is bounded by ±2 (at most 0.2 of a unit Adam step).
+ */
+export const V4_CONFIG: TrainConfig = { ...V3_CONFIG, tensorFeatures: true, maxDirection: 2 };
+
+/**
+ * The weights `@opt/learned` recommends (chosen on meta-validation tasks: v4 lost to v3 on every split there, see
+ * `runs/mlp-hybrid-v4/validation.md`).
+ */
+export const RECOMMENDED_WEIGHTS = 'mlp-hybrid-v3';
+
+/** The training recipe of each weights name `meta-train` produces. */
+export const RECIPES: Readonly<Record<string, TrainConfig>> = {
+  'mlp-hybrid-v1': V1_CONFIG,
+  'mlp-hybrid-v2': V1_CONFIG,
+  'mlp-hybrid-v3': V3_CONFIG,
+  'mlp-hybrid-v4': V4_CONFIG,
+};
+
+/** The recipe `train`/`evaluate` use for a weights name (`--recipe` overrides): a known name's, else v3's. */
+export function recipeFor(name: string, recipe?: string): TrainConfig {
+  const key = recipe ?? name;
+  const found = RECIPES[key] ?? RECIPES[`mlp-hybrid-${key}`];
+  if (found !== undefined) return found;
+  if (recipe !== undefined) throw new Error(`unknown recipe '${recipe}' (known: ${Object.keys(RECIPES).join(', ')})`);
+  return V3_CONFIG;
+}
 
 /** The learned optimizer family being trained (NaN policy 'ignore': the unroll penalises non-finite losses itself). */
 export function makeFactory(config: TrainConfig): MLPLearnedOptimizerFactory {
-  return mlpLearnedOptimizerFactory({ lr: config.lr, hidden: config.hidden, nonFinite: 'ignore' });
+  return mlpLearnedOptimizerFactory({
+    lr: config.lr,
+    hidden: config.hidden,
+    timeScales: config.timeScales,
+    maxLogMagnitude: config.maxLogMagnitude,
+    tensorFeatures: config.tensorFeatures,
+    maxDirection: config.maxDirection,
+    nonFinite: 'ignore',
+  });
 }
 
 /** One antithetic pair per estimate over the training family (meta-training seeds only). */
 export function makeEstimator(config: TrainConfig): AntitheticES {
   const objective = new UnrollObjective({
     factory: makeFactory(config),
-    sampler: familySampler(new SyntheticClassificationFamily(TRAIN_FAMILY), SEEDS.train),
+    sampler: familySampler(new SyntheticClassificationFamily(config.family), SEEDS.train),
     horizon: config.horizon,
     // The optimizer has no horizon-relative features; it is told nothing, so evaluation past K is the same program.
     totalSteps: null,
+    lossFloor: config.lossFloor,
   });
   return new AntitheticES({ objective, pairs: 1, sigma: config.sigma });
+}
+
+/** A human description of a synthetic family for weights records and reports. */
+export function describeFamily(f: SyntheticFamilyOptions): string {
+  const depth = f.depths.length === 1 ? `${f.depths[0]} hidden layer${f.depths[0] === 1 ? '' : 's'}` : `${f.depths.join(' or ')} hidden layers`;
+  return `blobs-mlp: Gaussian-blob classification (d 4-16, 2-5 classes), ${depth} of ${f.widths.join('/')} ${f.activations.join('/')} units, batch ${f.batchSize}`;
 }

@@ -1,15 +1,8 @@
 import { Adam, SGD } from '@opt/core';
-import { mlpLearnedOptimizerFactory, taskProblem } from '@opt/learned';
+import { type MLPHybridConfig, mlpLearnedOptimizerFactory, taskProblem } from '@opt/learned';
 import type { MLPClassificationTask, TaskFamily } from '@opt/tasks';
 import { loadFashionMnist, loadIris, loadWine } from '@opt/tasks/node';
-import {
-  OOD_ACTIVATION_FAMILY,
-  OOD_SIZE_FAMILY,
-  SyntheticClassificationFamily,
-  TRAIN_FAMILY,
-  datasetFamilies,
-  downsample8,
-} from './families.js';
+import { type SyntheticFamilyOptions, SyntheticClassificationFamily, datasetFamilies, downsample8, otherActivation } from './families.js';
 
 /** Which family a held-out task comes from. */
 export type SplitName = 'in-distribution' | 'ood-size' | 'ood-activation' | 'ood-datasets';
@@ -25,7 +18,12 @@ export interface EvalJob {
   /** The learned optimizer's meta-parameters (as shipped: decoded from the weights record). */
   metaParams: number[];
   lr: number;
-  hidden: [number, number];
+  /** The learned optimizer's architecture (the weights record's featureSpec). */
+  config: MLPHybridConfig;
+  /** The weights' training family (in distribution; its sizes and activation also define the other splits). */
+  family: SyntheticFamilyOptions;
+  /** The out-of-distribution-in-size family (2–4× wider and/or deeper than `family`). */
+  oodSizeFamily: SyntheticFamilyOptions;
   /** Adam's lr tuned once over the meta-validation tasks (0: tuning job, skip the scored runs). */
   globalLr: number;
   /** Learning-rate grid of the per-task tuned baselines. */
@@ -55,18 +53,22 @@ export interface EvalTaskResult {
   msPerStep: { learned: number; adam: number };
 }
 
-let datasets: TaskFamily<MLPClassificationTask>[] | null = null;
+let datasets: { key: string; families: TaskFamily<MLPClassificationTask>[] } | null = null;
 function family(job: EvalJob): TaskFamily<MLPClassificationTask> {
   switch (job.split) {
     case 'in-distribution':
-      return new SyntheticClassificationFamily(TRAIN_FAMILY);
+      return new SyntheticClassificationFamily(job.family);
     case 'ood-size':
-      return new SyntheticClassificationFamily(OOD_SIZE_FAMILY);
+      return new SyntheticClassificationFamily(job.oodSizeFamily);
     case 'ood-activation':
-      return new SyntheticClassificationFamily(OOD_ACTIVATION_FAMILY);
+      return new SyntheticClassificationFamily(otherActivation(job.family));
     case 'ood-datasets': {
-      datasets ??= datasetFamilies({ wine: loadWine(), iris: loadIris(), fashion8: downsample8(loadFashionMnist({ split: 'test' }), 'fashion-mnist-8x8') });
-      return datasets[job.familyIndex]!;
+      const key = JSON.stringify(job.family);
+      if (datasets?.key !== key) {
+        const sets = { wine: loadWine(), iris: loadIris(), fashion8: downsample8(loadFashionMnist({ split: 'test' }), 'fashion-mnist-8x8') };
+        datasets = { key, families: datasetFamilies(sets, job.family) };
+      }
+      return datasets.families[job.familyIndex]!;
     }
   }
 }
@@ -85,14 +87,14 @@ function run(
   at: number[],
   dataSeed: number,
   meta: Float64Array | null,
-  hidden: [number, number],
+  config: MLPHybridConfig,
 ): { train: number[]; test: number[]; ms: number } {
   const problem = taskProblem(task, dataSeed);
   problem.reset();
   const params = problem.parameters;
   const opt =
     kind === 'learned'
-      ? mlpLearnedOptimizerFactory({ lr, hidden, nonFinite: 'ignore' }).create(params, meta!)
+      ? mlpLearnedOptimizerFactory({ ...config, lr, nonFinite: 'ignore' }).create(params, meta!)
       : kind === 'sgdm'
         ? new SGD(params, { lr, momentum: 0.9, nonFinite: 'ignore' })
         : new Adam(params, { lr, nonFinite: 'ignore' });
@@ -135,7 +137,7 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
   const losses: Record<string, number[][]> = {};
   const testLosses: Record<string, number[]> = {};
   const tunedLr: Record<string, number[]> = {};
-  const adamGrid = job.grid.map((lr) => run(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.hidden).train);
+  const adamGrid = job.grid.map((lr) => run(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
   const result: EvalTaskResult = {
     split: job.split,
     name: task.name,
@@ -148,8 +150,8 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
     msPerStep: { learned: 0, adam: 0 },
   };
   if (job.tuneOnly) return result;
-  const sgdGrid = job.grid.map((lr) => run(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.hidden).train);
-  const cosGrid = H.map((h) => job.grid.map((lr) => run(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.hidden).train[0]!));
+  const sgdGrid = job.grid.map((lr) => run(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
+  const cosGrid = H.map((h) => job.grid.map((lr) => run(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
   tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
   tunedLr['sgdm'] = H.map((_, h) => job.grid[argmin(sgdGrid.map((r) => r[h]!))]!);
   tunedLr['adam-cosine'] = H.map((_, h) => job.grid[argmin(cosGrid[h]!)]!);
@@ -161,9 +163,9 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
   let msLearned = 0;
   let msAdam = 0;
   for (const seed of job.scoreSeeds) {
-    const learned = run(task, 'learned', job.lr, 4 * K, H, seed, meta, job.hidden);
+    const learned = run(task, 'learned', job.lr, 4 * K, H, seed, meta, job.config);
     msLearned += learned.ms;
-    const global = run(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.hidden);
+    const global = run(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.config);
     msAdam += global.ms;
     H.forEach((h, i) => {
       losses['learned']![i]!.push(learned.train[i]!);
@@ -171,11 +173,11 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
       losses['adam-global']![i]!.push(global.train[i]!);
       testLosses['adam-global']![i]! += global.test[i]! / job.scoreSeeds.length;
       for (const [name, kind] of [['adam', 'adam'], ['sgdm', 'sgdm']] as const) {
-        const r = run(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.hidden);
+        const r = run(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.config);
         losses[name]![i]!.push(r.train[0]!);
         testLosses[name]![i]! += r.test[0]! / job.scoreSeeds.length;
       }
-      const c = run(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.hidden);
+      const c = run(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.config);
       losses['adam-cosine']![i]!.push(c.train[0]!);
       testLosses['adam-cosine']![i]! += c.test[0]! / job.scoreSeeds.length;
     });

@@ -1,9 +1,11 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { decodeWeights, divergences, geometricMeanRatio, median, validateWeightsRecord, winRate, type MLPFeatureSpec } from '@opt/learned';
 import { WorkerPool, defaultWorkerEntry } from '@opt/learned/node';
 import { num, parseArgs } from './args.js';
 import { SEEDS } from './families.js';
+import { type TrainConfig, describeFamily, recipeFor } from './config.js';
+import { otherActivation } from './families.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
 import { ProgressBar } from '@opt/app-kit';
@@ -34,26 +36,37 @@ export interface SplitSummary {
 const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / xs.length;
 
 /**
- * `meta-train evaluate`: the held-out evaluation of `mlp-hybrid-v1` (issue protocol). Splits: unseen seeds of the
- * training family, 2-4× wider/deeper nets, the other activation (tanh), unseen data sets (wine, iris,
- * Fashion-MNIST 8×8); `--tasks` (40) per split, 3 batch-order seeds each, horizons K, 2K, 4K. Baselines tuned per
- * task on a separate tuning seed over {@link LR_GRID}: Adam, Adam + cosine decay, SGD-momentum 0.9; plus Adam with
- * one lr tuned over 16 meta-validation tasks. Writes `packages/learned/EVALUATION.md` and `evaluation.json`.
+ * `meta-train evaluate`: the held-out evaluation of a shipped `mlp-hybrid` record (issue protocol). Splits: unseen
+ * seeds of the weights' training family, 2-4× wider/deeper nets, the other activation (tanh), unseen data sets (wine,
+ * iris, Fashion-MNIST 8×8) at the training sizes; `--tasks` (40) per split, 3 batch-order seeds each, horizons K, 2K,
+ * 4K. Baselines tuned per task on a separate tuning seed over {@link LR_GRID}: Adam, Adam + cosine decay,
+ * SGD-momentum 0.9; plus Adam with one lr tuned over 16 meta-validation tasks. Writes
+ * `packages/learned/evaluation/<name>.md` and `<name>.json`, and the headline numbers into the shipped record.
  *
- * Options: `--tasks N` (40), `--workers N` (2), `--weights FILE` (packages/learned/weights/mlp-hybrid-v1.json),
- * `--out DIR` (packages/learned).
+ * `--validation` scores meta-validation tasks instead of the test tasks: what choosing between runs or checkpoints
+ * may look at (it writes `<name>.validation.md/json` and leaves the record alone).
+ *
+ * Options: `--weights FILE` (packages/learned/weights/mlp-hybrid-v1.json), `--tasks N` (40), `--workers N` (2),
+ * `--out DIR` (packages/learned/evaluation), `--recipe NAME` (the families; default: the record name's recipe),
+ * `--validation`.
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
   const tasks = num(args, 'tasks', 40);
   const workers = num(args, 'workers', 2);
   const weightsFile = resolve(args.get('weights') ?? join(REPO_ROOT, 'packages/learned/weights/mlp-hybrid-v1.json'));
-  const outDir = resolve(args.get('out') ?? join(REPO_ROOT, 'packages/learned'));
+  const outDir = resolve(args.get('out') ?? join(REPO_ROOT, 'packages/learned/evaluation'));
+  const validation = args.get('validation') === 'true';
+  // Validation tasks sit above the 16 used to tune adam-global; test tasks are SEEDS.test + i.
+  const taskSeed0 = validation ? SEEDS.validation + 1000 : SEEDS.test;
   const record = validateWeightsRecord(JSON.parse(readFileSync(weightsFile, 'utf8')), weightsFile);
   const spec = record.featureSpec as MLPFeatureSpec;
   const metaParams = Array.from(decodeWeights(record));
   const K = record.horizon;
-  const base = { K, metaParams, lr: spec.lr, hidden: [spec.hidden[0], spec.hidden[1]] as [number, number], grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };
+  const { features: _features, lr: _lr, ...config } = spec;
+  const recipe = recipeFor(record.name, args.get('recipe'));
+  const families = { family: recipe.family, oodSizeFamily: recipe.oodSizeFamily };
+  const base = { K, metaParams, lr: spec.lr, config, ...families, grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };
   const pool = workers > 0 ? new WorkerPool({ workers, entry: defaultWorkerEntry(), module: JOBS_MODULE, options: { kind: 'evaluate' } }) : null;
   const runAll = async (jobs: EvalJob[], label: string): Promise<EvalTaskResult[]> => {
     const bar = new ProgressBar(label, jobs.length);
@@ -72,17 +85,17 @@ export async function run(argv: string[]): Promise<void> {
   const started = Date.now();
   try {
     // 1. One Adam lr for all tasks, tuned on meta-validation tasks (unseen by meta-training and by the test splits).
-    const validation = await runAll(
+    const tuning = await runAll(
       Array.from({ length: 16 }, (_, i) => ({ ...base, split: 'in-distribution' as const, familyIndex: 0, taskSeed: SEEDS.validation + i, globalLr: 0, tuneOnly: true })),
       'validation',
     );
-    const score = LR_GRID.map((_, g) => mean(validation.map((r) => Math.log(Number.isFinite(r.adamGrid[0]![g]!) ? r.adamGrid[0]![g]! : 1e3))));
+    const score = LR_GRID.map((_, g) => mean(tuning.map((r) => Math.log(Number.isFinite(r.adamGrid[0]![g]!) ? r.adamGrid[0]![g]! : 1e3))));
     const globalLr = LR_GRID[score.indexOf(Math.min(...score))]!;
     // 2. The test splits.
     const jobs: EvalJob[] = [];
     for (const split of SPLITS) {
       for (let i = 0; i < tasks; i++) {
-        jobs.push({ ...base, split, familyIndex: split === 'ood-datasets' ? i % 3 : 0, taskSeed: SEEDS.test + i, globalLr });
+        jobs.push({ ...base, split, familyIndex: split === 'ood-datasets' ? i % 3 : 0, taskSeed: taskSeed0 + i, globalLr });
       }
     }
     const results = await runAll(jobs, 'evaluate');
@@ -122,11 +135,14 @@ export async function run(argv: string[]): Promise<void> {
     };
     const minutes = (Date.now() - started) / 60000;
     const json = { weights: record.name, gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
-    writeFileSync(join(outDir, 'evaluation.json'), JSON.stringify(json, null, 1) + '\n');
-    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers);
-    writeFileSync(join(outDir, 'EVALUATION.md'), md);
+    mkdirSync(outDir, { recursive: true });
+    const stem = validation ? `${record.name}.validation` : record.name;
+    writeFileSync(join(outDir, `${stem}.json`), JSON.stringify({ ...json, taskSeeds: validation ? 'validation' : 'test' }, null, 1) + '\n');
+    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe);
+    writeFileSync(join(outDir, `${stem}.md`), md);
     process.stdout.write(md);
-    if (args.get('weights') === undefined) {
+    const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile;
+    if (shipped && !validation) {
       // The shipped record carries its own headline numbers (in distribution and out, vs tuned Adam + cosine).
       const pick = (split: SplitName, hi: number): SplitSummary => summaries.find((s) => s.split === split && s.horizon === horizons[hi] && s.baseline === 'adam-cosine')!;
       const headline = (split: SplitName) =>
@@ -158,18 +174,25 @@ function renderMarkdown(
   cost: { learnedMsPerStep: number; adamMsPerStep: number; ratio: number; ratioInDistribution: number },
   minutes: number,
   workers: number,
+  validation: boolean,
+  recipe: TrainConfig,
 ): string {
   const lines = [
-    `# Evaluation of \`${name}\``,
+    `# ${validation ? 'Validation run' : 'Evaluation'} of \`${name}\``,
     '',
-    `Generated by \`node apps/meta-train/dist/main.js evaluate --tasks ${tasks} --workers ${workers}\` (${f(minutes, 1)} min). Meta-training horizon K = ${K}.`,
-    `${tasks} held-out tasks per split (task seeds never used in meta-training or validation), 3 batch-order seeds each; the task's`,
+    `Generated by \`node apps/meta-train/dist/main.js evaluate --weights packages/learned/weights/${name}.json --tasks ${tasks} --workers ${workers}${validation ? ' --validation' : ''}\` (${f(minutes, 1)} min). Meta-training horizon K = ${K}.`,
+    validation
+      ? `${tasks} META-VALIDATION tasks per split (seeds never used in meta-training or testing; for choosing between runs), 3 batch-order seeds each; the task's`
+      : `${tasks} held-out tasks per split (task seeds never used in meta-training or validation), 3 batch-order seeds each; the task's`,
     'initialisation is fixed by its seed. Metric: full-batch training loss after H steps. Baselines are tuned PER TASK on a',
     `separate batch-order seed over the lr grid 1e-4 … 1 (half decades): Adam, Adam + cosine decay to 0 over H, SGD + momentum 0.9;`,
     `"adam-global" is Adam with the single lr tuned on 16 meta-validation tasks (${globalLr}). The learned optimizer runs with its`,
     'shipped weights and base lr, untuned. Win = lower loss on the same seed; win-rate = mean over tasks, 95% bootstrap CI over',
     'tasks. Ratio = learned / baseline final loss (seed-averaged per task): geometric mean and median over tasks (< 1: learned better).',
     'Divergence = non-finite loss or a loss above the initial loss.',
+    '',
+    `Splits: in-distribution = ${describeFamily(recipe.family)}; ood-size = ${describeFamily(recipe.oodSizeFamily)};`,
+    `ood-activation = the training sizes with ${otherActivation(recipe.family).activations.join('/')}; ood-datasets = wine, iris, Fashion-MNIST 8×8 at the training sizes.`,
     '',
     '| split | H | baseline | win-rate [95% CI] | geo-mean ratio | median ratio | median loss learned / baseline | divergences learned / baseline |',
     '|---|---|---|---|---|---|---|---|',

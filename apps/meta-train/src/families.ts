@@ -65,12 +65,18 @@ export class SyntheticClassificationFamily implements TaskFamily<MLPClassificati
   }
 }
 
-/** The training distribution: 1 hidden layer of 16 or 32 ReLU units, batch 32. */
+/** v1's training distribution: 1 hidden layer of 16 or 32 ReLU units, batch 32. */
 export const TRAIN_FAMILY: SyntheticFamilyOptions = { widths: [16, 32], depths: [1], activations: ['relu'], batchSize: 32, label: 'train' };
-/** Out of distribution in size: 2× deeper (2 hidden layers) and up to 4× wider (32 or 64 units vs 16/32), same activation. */
+/** Out of distribution in size for v1: 2× deeper (2 hidden layers) and up to 4× wider (32 or 64 units vs 16/32), same activation. */
 export const OOD_SIZE_FAMILY: SyntheticFamilyOptions = { widths: [32, 64], depths: [2], activations: ['relu'], batchSize: 32, label: 'ood-size' };
-/** Out of distribution in activation: tanh instead of ReLU, training sizes. */
+/** Out of distribution in activation: tanh instead of ReLU, v1's training sizes. */
 export const OOD_ACTIVATION_FAMILY: SyntheticFamilyOptions = { widths: [16, 32], depths: [1], activations: ['tanh'], batchSize: 32, label: 'ood-tanh' };
+
+/** The other activation (tanh for a ReLU family) at a training family's sizes. */
+export function otherActivation(family: SyntheticFamilyOptions): SyntheticFamilyOptions {
+  const other: Activation = family.activations.includes('relu') ? 'tanh' : 'relu';
+  return { ...family, activations: [other], label: `${family.label}-${other}` };
+}
 
 /** Seed ranges: meta-training, meta-validation (checkpoint choice, global lr tuning) and meta-test never overlap. */
 export const SEEDS = { train: [0, 1_000_000] as [number, number], validation: 1_000_000, test: 2_000_000 };
@@ -96,9 +102,9 @@ export function downsample8(ds: Dataset, name: string): Dataset {
 
 /**
  * Unseen real data sets: wine, iris and Fashion-MNIST 8×8 (a 1000-image class-balanced subset per task draw), each
- * with MLPs of the training sizes (1 hidden ReLU layer of 16 or 32) and batch 32.
+ * with MLPs of the training family's sizes and activation (v1: 1 hidden ReLU layer of 16 or 32) and batch 32.
  */
-export function datasetFamilies(sets: { wine: Dataset; iris: Dataset; fashion8: Dataset }): TaskFamily<MLPClassificationTask>[] {
-  const opts = { widths: [16, 32], depths: [1], activations: ['relu' as Activation], batchSizes: [32], dtype: 'float64' as const };
+export function datasetFamilies(sets: { wine: Dataset; iris: Dataset; fashion8: Dataset }, sizes: SyntheticFamilyOptions = TRAIN_FAMILY): TaskFamily<MLPClassificationTask>[] {
+  const opts = { widths: sizes.widths, depths: sizes.depths, activations: sizes.activations, batchSizes: [sizes.batchSize], dtype: 'float64' as const };
   return [new MLPClassificationFamily(sets.wine, opts), new MLPClassificationFamily(sets.iris, opts), new MLPClassificationFamily(sets.fashion8, opts)];
 }

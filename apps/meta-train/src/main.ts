@@ -7,8 +7,8 @@ import * as commands from './commands.js';
 const HELP = `meta-train <command> [options]
 
 commands:
-  train      meta-train the hybrid MLP optimizer (ES, worker threads, checkpoints) and write mlp-hybrid-v1
-  evaluate   the held-out evaluation vs tuned Adam / Adam+cosine / SGD-momentum; writes EVALUATION.md + JSON
+  train      meta-train the hybrid MLP optimizer (ES, worker threads, checkpoints); --name picks the recipe (mlp-hybrid-v1, v3, v4)
+  evaluate   the held-out evaluation vs tuned Adam / Adam+cosine / SGD-momentum; writes packages/learned/evaluation/<name>.md + .json
   smoke      a < 1 minute meta-training on quadratics (what CI runs)
   (other commands: ${Object.keys(commands).filter((c) => !['train', 'evaluate', 'smoke'].includes(c)).join(', ') || 'none'})
 

@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 import { MetaTrainer, type MetaStepRecord, encodeWeights, type WeightsRecord } from '@opt/learned';
 import { ThreadEstimatePool, WorkerPool, defaultWorkerEntry, trainWithCheckpoints, writeFileAtomic } from '@opt/learned/node';
 import { num, parseArgs } from './args.js';
-import { DEFAULT_CONFIG, type TrainConfig, makeEstimator, makeFactory } from './config.js';
-import { SEEDS, TRAIN_FAMILY } from './families.js';
+import { type TrainConfig, describeFamily, makeEstimator, makeFactory, recipeFor } from './config.js';
+import { SEEDS } from './families.js';
 import { ProgressBar, lineChart } from '@opt/app-kit';
 
 /** The repository root (this file is `apps/meta-train/dist/train.js`). */
@@ -58,24 +58,28 @@ export function writeWeights(record: WeightsRecord): void {
 /**
  * `meta-train train`: meta-train the hybrid MLP optimizer with antithetic ES over the synthetic classification
  * family, on worker threads, with checkpoints, a live jsonl metric log, an SVG meta-loss curve, and the weights
- * record `mlp-hybrid-v1` at the end.
+ * record `<name>` at the end. The recipe (family, base lr, time scales, horizons, …; `config.ts`) is the name's:
+ * `mlp-hybrid-v1` or `mlp-hybrid-v3`.
  *
  * Options: `--meta-steps N` (600), `--workers N` (2), `--seed N` (1), `--pairs N` (8), `--sigma x` (0.02),
- * `--out DIR` (apps/meta-train/runs/mlp-hybrid-v1), `--max-minutes M` (stop, checkpointed, after M minutes; rerun to
- * resume), `--name NAME` (mlp-hybrid-v1), `--no-weights` (skip writing the weights record), `--resume-from DIR`
+ * `--out DIR` (apps/meta-train/runs/<name>), `--max-minutes M` (stop, checkpointed, after M minutes; rerun to
+ * resume), `--name NAME` (mlp-hybrid-v1), `--recipe NAME` (the name's recipe), `--no-weights` (skip writing the
+ * weights record), `--resume-from DIR`
  * (start from another run's checkpoint and metric log when this run has none: a longer continuation of a shipped run
  * under a new name, recorded in the weights' `command`).
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
-  const config: TrainConfig = {
-    ...DEFAULT_CONFIG,
-    metaSteps: num(args, 'meta-steps', DEFAULT_CONFIG.metaSteps),
-    seed: num(args, 'seed', DEFAULT_CONFIG.seed),
-    pairs: num(args, 'pairs', DEFAULT_CONFIG.pairs),
-    sigma: num(args, 'sigma', DEFAULT_CONFIG.sigma),
-  };
   const name = args.get('name') ?? 'mlp-hybrid-v1';
+  const recipeName = args.get('recipe');
+  const recipe = recipeFor(name, recipeName);
+  const config: TrainConfig = {
+    ...recipe,
+    metaSteps: num(args, 'meta-steps', recipe.metaSteps),
+    seed: num(args, 'seed', recipe.seed),
+    pairs: num(args, 'pairs', recipe.pairs),
+    sigma: num(args, 'sigma', recipe.sigma),
+  };
   const out = resolve(args.get('out') ?? join(REPO_ROOT, 'apps/meta-train/runs', name));
   mkdirSync(out, { recursive: true });
   const workers = num(args, 'workers', 2);
@@ -155,7 +159,8 @@ export async function run(argv: string[]): Promise<void> {
   const report = [
     `# ${name} meta-training`,
     '',
-    `- estimator: antithetic ES, ${config.pairs} pairs/meta-step, σ = ${config.sigma}, horizons log-uniform in [${config.horizon.join(', ')}] (K = ${config.K})`,
+    `- estimator: antithetic ES, ${config.pairs} pairs/meta-step, σ = ${config.sigma}, horizons log-uniform in [${config.horizon.join(', ')}] (K = ${config.K}), relative-loss floor ${config.lossFloor}`,
+    `- family: ${describeFamily(config.family)}; base lr ${config.lr}, time scales [${config.timeScales.join(', ')}], step multiplier within e^±${config.maxLogMagnitude}`,
     `- meta-optimizer: Adam lr ${config.metaLr}, meta-gradient clipped to norm ${config.clipNorm}`,
     `- meta-steps: ${trainer.metaStep}; wall time ${((Date.now() - started) / 60000).toFixed(1)} min this session (${workers} worker threads)`,
     `- meta-loss (25-step moving average): ${first.toFixed(4)} → ${last.toFixed(4)}`,
@@ -172,13 +177,14 @@ export async function run(argv: string[]): Promise<void> {
         version: 1,
         arch: factory.arch,
         featureSpec: factory.featureSpec,
-        trainedOn: { family: TRAIN_FAMILY, seeds: SEEDS.train, description: 'blobs-mlp: Gaussian-blob classification (d 4-16, 2-5 classes), 1 hidden ReLU layer of 16/32, batch 32' },
+        trainedOn: { family: config.family, seeds: SEEDS.train, description: describeFamily(config.family) },
         horizon: config.K,
         metaSteps: trainer.metaStep,
-        estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')})`,
+        estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')}, relative-loss floor ${config.lossFloor})`,
         seed: config.seed,
         command:
           `node apps/meta-train/dist/main.js train --name ${name} --meta-steps ${config.metaSteps} --seed ${config.seed} --workers ${workers}` +
+          (recipeName === undefined ? '' : ` --recipe ${recipeName}`) +
           (resumeFrom === undefined ? '' : ` --resume-from ${relativeToRepo(resumeFrom)}`),
         gitCommit: gitCommit(),
         createdAt: new Date().toISOString(),

@@ -4,11 +4,15 @@ import {
   DEFAULT_MLP_CONFIG,
   MLPLearnedOptimizer,
   MLP_FEATURE_NAMES,
+  MLP_TENSOR_FEATURE_NAMES,
+  NUM_ELEMENT_FEATURES,
+  NUM_TENSOR_FEATURES,
   UnknownWeightsError,
   encodeWeights,
   mlpFeatureSpec,
   mlpLearnedOptimizerFactory,
   mlpMetaParamCount,
+  resolveMLPConfig,
 } from '../src/index';
 
 type Ctor = Float32ArrayConstructor | Float64ArrayConstructor;
@@ -219,6 +223,82 @@ describe('MLPLearnedOptimizer', () => {
     expect(opt.paramGroups[0]!.lr).toBe(0.05);
     expect(Array.from(opt.metaParams)).toEqual(Array.from(theta));
     expect(opt.weightsName).toBe('test-record');
+  });
+
+  test('with tensor features the untrained optimizer is still exactly Adam, and the input grows by the 3 tensor features', () => {
+    const config = { tensorFeatures: true, maxDirection: 2 };
+    const factory = mlpLearnedOptimizerFactory({ ...config, lr: 1e-2 });
+    expect(factory.metaParamCount).toBe(mlpMetaParamCount(DEFAULT_MLP_CONFIG) + 3 * DEFAULT_MLP_CONFIG.hidden[0]);
+    expect(factory.featureSpec.features).toEqual([...MLP_FEATURE_NAMES, ...MLP_TENSOR_FEATURE_NAMES]);
+    const a = makeParams(Float64Array);
+    const b = makeParams(Float64Array);
+    const adam = new Adam(a, { lr: 1e-2 });
+    const opt = factory.create(b, factory.initialMetaParams());
+    run(adam, a, 20);
+    run(opt, b, 20);
+    for (let k = 0; k < a.length; k++) expectUlpClose(b[k]!.data, a[k]!.data);
+  });
+
+  test('the tensor features feed the network: their first-layer weights change the step, and a gradient-scale change does not', () => {
+    const config = resolveMLPConfig({ tensorFeatures: true });
+    const meta = randomMeta(mlpMetaParamCount(config));
+    const stride = NUM_ELEMENT_FEATURES + config.timeScales.length + NUM_TENSOR_FEATURES;
+    const steps = (theta: Float64Array, scale: number): number[] => {
+      const params = makeParams(Float64Array);
+      const opt = new MLPLearnedOptimizer(params, { weights: theta, config, lr: 1e-2 });
+      run(opt, params, 5, 0, scale);
+      return Array.from(params[0]!.data);
+    };
+    const base = steps(meta, 1);
+    // Scale-free: the same trajectory when every gradient is 1000× larger (up to Adam's eps, 1e-8 against |g| ~ 1).
+    steps(meta, 1000).forEach((x, i) => expect(x).toBeCloseTo(base[i]!, 7));
+    const zeroed = meta.slice();
+    for (let j = 0; j < config.hidden[0]; j++) for (let k = 0; k < NUM_TENSOR_FEATURES; k++) zeroed[j * stride + stride - NUM_TENSOR_FEATURES + k] = 0;
+    expect(steps(zeroed, 1)).not.toEqual(base);
+  });
+
+  test('maxDirection bounds the learned direction: a huge d moves each element by lr·(adamDir + β·maxDirection)', () => {
+    const factory = mlpLearnedOptimizerFactory({ lr: 1e-2, maxDirection: 2 });
+    const theta = factory.initialMetaParams();
+    theta[theta.length - 2] = 1e6; // bias of d
+    const p0 = makeParams(Float64Array);
+    const a = makeParams(Float64Array);
+    const b = makeParams(Float64Array);
+    const adam = new Adam(a, { lr: 1e-2 });
+    const opt = factory.create(b, theta);
+    setGrads(a, 0);
+    setGrads(b, 0);
+    adam.step();
+    opt.step();
+    for (let i = 0; i < a[0]!.size; i++) {
+      const adamStep = p0[0]!.data[i]! - a[0]!.data[i]!;
+      expect(p0[0]!.data[i]! - b[0]!.data[i]!).toBeCloseTo(adamStep + 1e-2 * 0.1 * 2, 12);
+    }
+  });
+
+  test('a record whose feature list does not match its config is refused', () => {
+    const factory = mlpLearnedOptimizerFactory({ tensorFeatures: true });
+    const record = encodeWeights(
+      factory.initialMetaParams(),
+      {
+        name: 'bad-features',
+        version: 1,
+        arch: factory.arch,
+        featureSpec: { ...factory.featureSpec, features: [...MLP_FEATURE_NAMES] },
+        trainedOn: null,
+        horizon: 10,
+        metaSteps: 0,
+        estimator: 'none',
+        seed: 0,
+        command: 'test',
+        gitCommit: 'none',
+        createdAt: '2026-01-01T00:00:00Z',
+        evalSummary: null,
+      },
+      'float64',
+    );
+    expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record })).toThrow(/tensor_snr/);
+    expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { maxDirection: -1 } })).toThrow(/config.maxDirection/);
   });
 
   test('bad options throw typed errors naming the option', () => {

@@ -4,6 +4,7 @@ import {
   type LSTMMode,
   type MLPHybridConfig,
   NUM_ELEMENT_FEATURES,
+  NUM_TENSOR_FEATURES,
   TOKEN_FEATURES,
   controllerLayout,
 } from '@opt/learned';
@@ -159,7 +160,8 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
   const [h1, h2] = config.hidden;
   const T = config.timeScales.length;
   const F = NUM_ELEMENT_FEATURES;
-  const stride = F + T;
+  const S = config.tensorFeatures ? NUM_TENSOR_FEATURES : 0;
+  const stride = F + T + S;
   const net = new Net('mlp_hybrid_step');
   const g = net.g;
   const names = ['param', 'grad', 'exp_avg', 'exp_avg_sq', 'exp_avg_fast', 'exp_avg_slow'];
@@ -209,19 +211,29 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
   // onnxruntime-web does not raise: the pipeline fails validation and the step silently computes garbage.
   const cols = [x0, x1, x2, x3, x4, x5, x6, x7].map((x) => net.column(x));
   const X = g.op('Concat', [g.op('Concat', cols.slice(0, 4), { axis: 1 }), g.op('Concat', cols.slice(4), { axis: 1 })], { axis: 1 });
-  // W1 is [h1 × (F + T)] row-major: its first F columns act on x, the last T on φ(t) (shared by every element).
+  // W1 is [h1 × (F + T + S)] row-major: its first F columns act on x, the next T on φ(t) and the last S on the
+  // tensor's signal-to-noise ratios (both shared by every element, so they enter as one [1, T + S] row).
   const w1x = new Float32Array(F * h1);
-  const w1t = new Float32Array(T * h1);
+  const w1t = new Float32Array((T + S) * h1);
   for (let j = 0; j < h1; j++) {
     for (let f = 0; f < F; f++) w1x[f * h1 + j] = meta[j * stride + f]!;
-    for (let k = 0; k < T; k++) w1t[k * h1 + j] = meta[j * stride + F + k]!;
+    for (let k = 0; k < T + S; k++) w1t[k * h1 + j] = meta[j * stride + F + k]!;
+  }
+  let shared = 'time';
+  if (S > 0) {
+    // RMS(momentum)/RMS(√v̂) of the fast, β1 (bias-corrected) and slow momenta, as `mlpHybridUpdate` computes them.
+    const invMeanV = inv(div(net.mean(v), mul(sqrtBc2, sqrtBc2)));
+    const snr = (meanSquare: string): string => bounded(mul(net.op('Sqrt', meanSquare), invMeanV));
+    const snrs = [snr(ms2(mf)), snr(mul(ms2(m), mul(invBc1, invBc1))), snr(ms2(ms))];
+    const row = g.op('Concat', snrs.map((x) => g.op('Unsqueeze', [x, net.ints([0])])), { axis: 0 });
+    shared = g.op('Concat', ['time', g.op('Unsqueeze', [row, net.ints([0])])], { axis: 1 });
   }
   const oB1 = h1 * stride;
   const oW2 = oB1 + h1;
   const oB2 = oW2 + h2 * h1;
   const oW3 = oB2 + h2;
   const oB3 = oW3 + 2 * h2;
-  const bias1 = net.dense('time', 'l1t', T, h1, w1t, block(meta, oB1, 1, h1));
+  const bias1 = net.dense(shared, 'l1t', T + S, h1, w1t, block(meta, oB1, 1, h1));
   const a1 = net.op('Relu', add(g.op('MatMul', [X, net.weight('l1x_w', [F, h1], w1x)]), bias1));
   const w2t = new Float32Array(h1 * h2);
   for (let k = 0; k < h2; k++) for (let j = 0; j < h1; j++) w2t[j * h2 + k] = meta[oW2 + k * h1 + j]!;
@@ -232,7 +244,8 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
     w3t[k * 2 + 1] = meta[oW3 + h2 + k]!;
   }
   const out = net.dense(a2, 'l3', h2, 2, w3t, block(meta, oB3, 1, 2));
-  const d = net.col(out, 0);
+  const rawD = net.col(out, 0);
+  const d = config.maxDirection === null ? rawD : net.clip(rawD, -config.maxDirection, config.maxDirection);
   const s = net.col(out, 1);
   const mu = net.op('Exp', net.clip(mul(net.c(config.magnitudeScale), s), -config.maxLogMagnitude, config.maxLogMagnitude));
   const pOut = net.op('Sub', p, add(mul(mu, adamStep), mul(mul(mu, lrBeta), d)));

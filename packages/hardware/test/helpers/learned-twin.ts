@@ -4,7 +4,7 @@
  * backend is an argument): jest (CPU), the WebGPU child process (lavapipe) and the Chromium page
  * (onnxruntime-web) share this one definition. Relative imports carry `.js` for the page's static server.
  */
-import { LSTMLearnedOptimizer, MLPLearnedOptimizer, TransformerLearnedOptimizer } from '@opt/learned';
+import { LSTMLearnedOptimizer, MLPLearnedOptimizer, TransformerLearnedOptimizer, mlpMetaParamCount, resolveMLPConfig } from '@opt/learned';
 import { Parameter, Rng } from '@opt/tensor';
 import type { DeviceKind } from '../../src/backends/errors.js';
 import type { Backend } from '../../src/backends/runner.js';
@@ -12,7 +12,7 @@ import { LearnedOptimizerRunner, type RunnableLearnedOptimizer } from '../../src
 import type { LstmCellOp } from '../../src/learned/networks.js';
 
 /** Which optimizer the twin run uses. */
-export type LearnedCase = 'mlp' | 'lstm-pure' | 'lstm-adam' | 'transformer';
+export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'lstm-pure' | 'lstm-adam' | 'transformer';
 
 /** Arguments of {@link run}. */
 export interface LearnedTwinArgs {
@@ -42,6 +42,16 @@ function make(kind: LearnedCase, params: Parameter[]): RunnableLearnedOptimizer 
   switch (kind) {
     case 'mlp':
       return new MLPLearnedOptimizer(params, { weights: 'mlp-hybrid-v1', lr: 1e-2 });
+    case 'mlp-v3':
+      return new MLPLearnedOptimizer(params, { weights: 'mlp-hybrid-v3' });
+    case 'mlp-tensor': {
+      // The tensor signal-to-noise features and a direction bound that binds: every meta-parameter non-zero.
+      const config = { tensorFeatures: true, maxDirection: 0.05, timeScales: [3, 10, 30, 100] };
+      const count = mlpMetaParamCount(resolveMLPConfig(config));
+      const rng = new Rng(5);
+      const meta = Float64Array.from({ length: count }, () => rng.normal(0, 0.3));
+      return new MLPLearnedOptimizer(params, { weights: meta, config, lr: 1e-2 });
+    }
     case 'lstm-pure':
       return new LSTMLearnedOptimizer(params, { weights: 'lstm-l2l-v1' });
     case 'lstm-adam': {

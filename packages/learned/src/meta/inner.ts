@@ -134,6 +134,13 @@ export interface UnrollLossOptions {
   lossClip?: number;
   /** Meta-loss of a run that produced a non-finite loss or gradient; the run stops there. Default `log(lossClip) + 1`. */
   nanPenalty?: number;
+  /**
+   * Lower clip of `L_t / L_0` (default 1e-10, which only guards `log(0)`). A larger floor such as 1e-4 stops
+   * rewarding a run once its loss is that far below where it started, so the easiest tasks of a family (whose
+   * losses can fall towards 0 and whose log-losses would otherwise dominate the estimate) do not pull the
+   * optimizer towards steps that only they survive.
+   */
+  lossFloor?: number;
 }
 
 /** The resolved {@link UnrollLossOptions}. */
@@ -141,6 +148,7 @@ export interface ResolvedLossOptions {
   metaLoss: 'log' | 'normalized';
   lossClip: number;
   nanPenalty: number;
+  lossFloor: number;
 }
 
 /** Validate {@link UnrollLossOptions} and fill the defaults. */
@@ -151,15 +159,18 @@ export function resolveLossOptions(where: string, options: UnrollLossOptions): R
   if (!(lossClip > 1) || !Number.isFinite(lossClip)) throw new InvalidOptionError('lossClip', lossClip, 'a finite number > 1', where);
   const nanPenalty = options.nanPenalty ?? (metaLoss === 'log' ? Math.log(lossClip) + 1 : lossClip + 1);
   if (!Number.isFinite(nanPenalty)) throw new InvalidOptionError('nanPenalty', nanPenalty, 'a finite number', where);
-  return { metaLoss, lossClip, nanPenalty };
+  const lossFloor = options.lossFloor ?? RELATIVE_FLOOR;
+  if (!(lossFloor > 0 && lossFloor < 1)) throw new InvalidOptionError('lossFloor', lossFloor, 'a number in (0, 1)', where);
+  return { metaLoss, lossClip, nanPenalty, lossFloor };
 }
 
-/** Relative losses below this are clamped before the log (a solved quadratic reaches exactly 0). */
+/** Default floor of relative losses before the log (a solved quadratic reaches exactly 0). */
 const RELATIVE_FLOOR = 1e-10;
 
-/** The per-step meta-loss term of a relative loss `r = L_t / L_0`, clipped to `[floor, lossClip]`. */
+/** The per-step meta-loss term of a relative loss `r = L_t / L_0`, clipped to `[lossFloor, lossClip]`. */
 export function lossTerm(r: number, options: ResolvedLossOptions): number {
-  const c = r > options.lossClip ? options.lossClip : r < RELATIVE_FLOOR ? RELATIVE_FLOOR : r;
+  const floor = options.lossFloor;
+  const c = r > options.lossClip ? options.lossClip : r < floor ? floor : r;
   return options.metaLoss === 'log' ? Math.log(c) : c;
 }
 

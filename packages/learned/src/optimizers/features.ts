@@ -19,6 +19,18 @@ export const MLP_FEATURE_NAMES: readonly string[] = Object.freeze([
 export const NUM_ELEMENT_FEATURES = 8;
 
 /**
+ * The optional per-tensor features (`tensorFeatures: true`), after the time features in the input order: the
+ * signal-to-noise ratios `RMS(m)/RMS(√v̂)` of the fast momentum, Adam's bias-corrected momentum and the slow
+ * momentum over the tensor. Scale-free like the element features, but NOT normalised away: they say how much of a
+ * tensor's gradient is consistent (≈1) rather than noise or oscillation (≈0), which is what tells a step that is
+ * too large for this network from one that is not.
+ */
+export const MLP_TENSOR_FEATURE_NAMES: readonly string[] = Object.freeze(['tensor_snr_fast', 'tensor_snr', 'tensor_snr_slow']);
+
+/** Number of per-tensor features when they are enabled. */
+export const NUM_TENSOR_FEATURES = 3;
+
+/**
  * Mean square added before the per-tensor inverse RMS. Tiny on purpose: the
  * normalisation must stay scale invariant for gradients of any magnitude (the
  * `1e-5` of `mlp_lopt.py` would flatten every feature of a tensor whose
@@ -48,9 +60,11 @@ function bounded(x: number): number {
  * @param numTime - number of time features T.
  * @param timeFeatures - φ, length T.
  * @param bias1 - destination, length h1.
+ * @param numTensor - number of per-tensor features S after the time features (0 or {@link NUM_TENSOR_FEATURES});
+ *   `mlpHybridUpdate` folds those itself, once it has measured the tensor.
  */
-export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, timeFeatures: Float64Array, bias1: Float64Array): void {
-  const stride = NUM_ELEMENT_FEATURES + numTime;
+export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, timeFeatures: Float64Array, bias1: Float64Array, numTensor = 0): void {
+  const stride = NUM_ELEMENT_FEATURES + numTime + numTensor;
   const b1 = h1 * stride;
   for (let j = 0; j < h1; j++) {
     let a = meta[b1 + j]!;
@@ -87,8 +101,13 @@ export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, ti
  * which is `p − lr·μ·(adamDir + β·d)`. With μ = 1 and d = 0 (a zero last
  * layer) the expression reduces to Adam's, bit for bit: the Adam term is
  * computed in the same order as `adamUpdate` and `1·x + 0 = x` exactly.
+ * With `maxDirection` finite, d is clamped to `±maxDirection` first, so the
+ * learned direction can never outgrow a bounded multiple of an Adam-sized step.
  *
- * Meta-parameter layout (row-major): `W1 [h1 × (8 + T)]`, `b1 [h1]`,
+ * With `numTensor = 3`, the per-tensor features ({@link MLP_TENSOR_FEATURE_NAMES})
+ * measured in pass 1 are folded into `bias1` before pass 2.
+ *
+ * Meta-parameter layout (row-major): `W1 [h1 × (8 + T + S)]`, `b1 [h1]`,
  * `W2 [h2 × h1]`, `b2 [h2]`, `W3 [2 × h2]` (row 0 → d, row 1 → s), `b3 [2]`.
  *
  * @param p - parameter values.
@@ -101,7 +120,8 @@ export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, ti
  * @param h1 - first hidden width.
  * @param h2 - second hidden width.
  * @param numTime - number of time features T (their contribution is in `bias1`).
- * @param bias1 - first-layer bias with the time features folded in ({@link foldTimeBias}).
+ * @param numTensor - number of per-tensor features S (0 or {@link NUM_TENSOR_FEATURES}).
+ * @param bias1 - first-layer bias with the time features folded in ({@link foldTimeBias}); the tensor features are added here.
  * @param hid1 - scratch, length h1.
  * @param stepSize - `lr / (1 − β1^t)`.
  * @param sqrtBc2 - `sqrt(1 − β2^t)`.
@@ -115,6 +135,7 @@ export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, ti
  * @param weightDecay - L2 penalty added to the gradient.
  * @param alpha - scale α of the log step magnitude.
  * @param maxLog - clamp bound of α·s.
+ * @param maxDirection - clamp bound of d (`Infinity`: unbounded).
  * @param featuresOut - when not null, receives the normalised features row-major `[n × 8]` (inspection).
  */
 export function mlpHybridUpdate(
@@ -128,6 +149,7 @@ export function mlpHybridUpdate(
   h1: number,
   h2: number,
   numTime: number,
+  numTensor: number,
   bias1: Float64Array,
   hid1: Float64Array,
   stepSize: number,
@@ -142,6 +164,7 @@ export function mlpHybridUpdate(
   weightDecay: number,
   alpha: number,
   maxLog: number,
+  maxDirection: number,
   featuresOut: Float64Array | null,
 ): void {
   const n = p.length;
@@ -186,7 +209,19 @@ export function mlpHybridUpdate(
   // The rms feature is √v̂ = √v/√(1 − β2^t): its mean square is mean(v)/(1 − β2^t).
   const rv = 1 / Math.sqrt(sv / n / (sqrtBc2 * sqrtBc2) + MEAN_SQUARE_EPS);
   const rd = 1 / Math.sqrt(sd / n + MEAN_SQUARE_EPS);
-  const stride = NUM_ELEMENT_FEATURES + numTime;
+  const stride = NUM_ELEMENT_FEATURES + numTime + numTensor;
+  if (numTensor > 0) {
+    // RMS(momentum) / RMS(√v̂) per tensor; an all-zero tensor gives 0, not NaN.
+    const invMeanV = 1 / (sv / n / (sqrtBc2 * sqrtBc2) + MEAN_SQUARE_EPS);
+    const snrFast = Math.sqrt((sf / n) * invMeanV);
+    const snr = Math.sqrt((sm / n) * invBc1 * invBc1 * invMeanV);
+    const snrSlow = Math.sqrt((ss / n) * invMeanV);
+    const col = NUM_ELEMENT_FEATURES + numTime;
+    for (let j = 0; j < h1; j++) {
+      const r = j * stride + col;
+      bias1[j] = bias1[j]! + meta[r]! * bounded(snrFast) + meta[r + 1]! * bounded(snr) + meta[r + 2]! * bounded(snrSlow);
+    }
+  }
   const oW2 = h1 * stride + h1;
   const oB2 = oW2 + h2 * h1;
   const oW3 = oB2 + h2;
@@ -245,6 +280,8 @@ export function mlpHybridUpdate(
         s += meta[oW3 + h2 + k]! * a;
       }
     }
+    // Comparisons with an infinite bound are false, so an unbounded d (and NaN) passes unchanged.
+    d = d > maxDirection ? maxDirection : d < -maxDirection ? -maxDirection : d;
     let ls = alpha * s;
     // Clamped so a large magnitude output cannot overflow exp; NaN passes on
     // (a NaN update is what HybridOptimizer's fallback looks for).

@@ -14,7 +14,7 @@ import {
 import type { LearnedCreateOptions, LearnedOptimizerFactory } from '../learnable.js';
 import { type WeightsSource, getWeightsRecord, loadWeights } from '../weights/index.js';
 import type { WeightsRecord } from '../weights/format.js';
-import { MLP_FEATURE_NAMES, NUM_ELEMENT_FEATURES, foldTimeBias, mlpHybridUpdate } from './features.js';
+import { MLP_FEATURE_NAMES, MLP_TENSOR_FEATURE_NAMES, NUM_ELEMENT_FEATURES, NUM_TENSOR_FEATURES, foldTimeBias, mlpHybridUpdate } from './features.js';
 import { MLP_TIME_SCALES, tanhTimeFeatures } from './time-features.js';
 
 /** Architecture identifier of {@link MLPLearnedOptimizer} weights. */
@@ -37,6 +37,13 @@ export interface MLPHybridConfig {
   directionScale: number;
   /** Bound of α·s before `exp` (the step multiplier stays in `[e^−b, e^b]`). Default 4. */
   maxLogMagnitude: number;
+  /**
+   * Add the per-tensor signal-to-noise features ({@link MLP_TENSOR_FEATURE_NAMES}) to the network's input.
+   * Default false (the `mlp-hybrid-v1` architecture).
+   */
+  tensorFeatures: boolean;
+  /** Bound of the learned direction d (`null`: unbounded, as in `mlp-hybrid-v1`). Default null. */
+  maxDirection: number | null;
 }
 
 /** A weights record's `featureSpec` for {@link MLPLearnedOptimizer}: the config plus the feature names. */
@@ -55,6 +62,8 @@ export const DEFAULT_MLP_CONFIG: Readonly<MLPHybridConfig> = Object.freeze({
   magnitudeScale: 1,
   directionScale: 0.1,
   maxLogMagnitude: 4,
+  tensorFeatures: false,
+  maxDirection: null,
 });
 
 /** Hyper-parameters of {@link MLPLearnedOptimizer} (per group, like Adam's). */
@@ -82,7 +91,7 @@ export interface MLPLearnedOptimizerState {
 /** Construction settings of {@link MLPLearnedOptimizer} beyond the group options. */
 export interface MLPLearnedOptimizerSettings extends OptimizerSettings, LearnedCreateOptions {
   /**
-   * The meta-parameters: a shipped name (`'mlp-hybrid-v1'` once trained; see
+   * The meta-parameters: a shipped name (`'mlp-hybrid-v3'`, recommended, or `'mlp-hybrid-v1'`; see
    * `availableWeights()`), `'untrained'` (exactly Adam), a weights record, or a
    * raw vector (held by reference: changing it changes the next step).
    */
@@ -108,6 +117,8 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
   checkFinite(where, 'config.magnitudeScale', c.magnitudeScale);
   checkFinite(where, 'config.directionScale', c.directionScale);
   checkInRange(where, 'config.maxLogMagnitude', c.maxLogMagnitude, 0, 50);
+  if (typeof c.tensorFeatures !== 'boolean') throw new InvalidOptionError('config.tensorFeatures', c.tensorFeatures, 'true or false', where);
+  if (c.maxDirection !== null) checkPositive(where, 'config.maxDirection', c.maxDirection);
   return {
     hidden: [c.hidden[0], c.hidden[1]],
     timeScales: [...c.timeScales],
@@ -115,16 +126,28 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
     magnitudeScale: c.magnitudeScale,
     directionScale: c.directionScale,
     maxLogMagnitude: c.maxLogMagnitude,
+    tensorFeatures: c.tensorFeatures,
+    maxDirection: c.maxDirection,
   };
+}
+
+/** Number of per-tensor input features of a config (0, or {@link NUM_TENSOR_FEATURES} with `tensorFeatures`). */
+export function mlpTensorFeatureCount(config: MLPHybridConfig): number {
+  return config.tensorFeatures ? NUM_TENSOR_FEATURES : 0;
+}
+
+/** The input feature names of a config: the element features, then the tensor features when enabled. */
+export function mlpFeatureNames(config: MLPHybridConfig): string[] {
+  return config.tensorFeatures ? [...MLP_FEATURE_NAMES, ...MLP_TENSOR_FEATURE_NAMES] : [...MLP_FEATURE_NAMES];
 }
 
 /**
  * Number of meta-parameters of the MLP for a config:
- * `h1·(8 + T) + h1 + h2·h1 + h2 + 2·h2 + 2`.
+ * `h1·(8 + T + S) + h1 + h2·h1 + h2 + 2·h2 + 2` (S = 3 tensor features or 0).
  */
 export function mlpMetaParamCount(config: MLPHybridConfig): number {
   const [h1, h2] = config.hidden;
-  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length) + h1 + h2 * h1 + h2 + 2 * h2 + 2;
+  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config)) + h1 + h2 * h1 + h2 + 2 * h2 + 2;
 }
 
 /**
@@ -135,7 +158,7 @@ export function mlpMetaParamCount(config: MLPHybridConfig): number {
  */
 export function mlpInitialMetaParams(config: MLPHybridConfig, seed = 0): Float64Array {
   const [h1, h2] = config.hidden;
-  const stride = NUM_ELEMENT_FEATURES + config.timeScales.length;
+  const stride = NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config);
   const out = new Float64Array(mlpMetaParamCount(config));
   const rng = new Rng(seed);
   const s1 = Math.sqrt(2 / stride);
@@ -148,21 +171,24 @@ export function mlpInitialMetaParams(config: MLPHybridConfig, seed = 0): Float64
 
 /** The `featureSpec` a weights record of this architecture carries. */
 export function mlpFeatureSpec(config: MLPHybridConfig, lr: number): MLPFeatureSpec {
-  return { ...config, hidden: [...config.hidden] as [number, number], timeScales: [...config.timeScales], features: [...MLP_FEATURE_NAMES], lr };
+  return { ...config, hidden: [...config.hidden] as [number, number], timeScales: [...config.timeScales], features: mlpFeatureNames(config), lr };
 }
 
 function configFromRecord(record: WeightsRecord, where: string): { config: MLPHybridConfig; lr: number | undefined } {
   const spec = record.featureSpec as Partial<MLPFeatureSpec> | null;
   if (typeof spec !== 'object' || spec === null) throw new StateDictError(`${where}: weights "${record.name}" have no featureSpec object`);
-  if (spec.features !== undefined && JSON.stringify(spec.features) !== JSON.stringify(MLP_FEATURE_NAMES)) {
-    throw new StateDictError(`${where}: weights "${record.name}" use features [${String(spec.features)}], this version computes [${MLP_FEATURE_NAMES.join(', ')}]`);
-  }
-  const { features: _f, lr, ...config } = spec;
+  const { features, lr, ...rest } = spec;
+  let config: MLPHybridConfig;
   try {
-    return { config: resolveMLPConfig(config, where), lr: typeof lr === 'number' ? lr : undefined };
+    config = resolveMLPConfig(rest, where);
   } catch (e) {
     throw new StateDictError(`${where}: weights "${record.name}" have an invalid featureSpec: ${(e as Error).message}`);
   }
+  const expected = mlpFeatureNames(config);
+  if (features !== undefined && JSON.stringify(features) !== JSON.stringify(expected)) {
+    throw new StateDictError(`${where}: weights "${record.name}" use features [${String(features)}], this version computes [${expected.join(', ')}]`);
+  }
+  return { config, lr: typeof lr === 'number' ? lr : undefined };
 }
 
 /**
@@ -175,12 +201,13 @@ function configFromRecord(record: WeightsRecord, where: string): { config: MLPHy
  * ```
  *
  * each divided by its RMS over the tensor, plus the time features
- * `tanh(t/τ_k − 1)` (τ = 3 … 10⁴, no reference to a horizon), go through an MLP
- * `(8 + T) → h1 → ReLU → h2 → ReLU → 2` that outputs a direction d and a log
- * magnitude s, and
+ * `tanh(t/τ_k − 1)` (the config's τ, no reference to a horizon) and, with
+ * `tensorFeatures`, the tensor's momentum signal-to-noise ratios, go through an
+ * MLP `(8 + T + S) → h1 → ReLU → h2 → ReLU → 2` that outputs a direction d and
+ * a log magnitude s, and
  *
  * ```
- * p ← p − lr0 · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·d)
+ * p ← p − lr0 · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·clamp(d, ±maxDirection))
  * ```
  *
  * The last layer starts at zero, so the untrained optimizer is EXACTLY
@@ -275,6 +302,8 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
     const h1 = config.hidden[0];
     const h2 = config.hidden[1];
     const numTime = config.timeScales.length;
+    const numTensor = mlpTensorFeatureCount(config);
+    const maxDirection = config.maxDirection ?? Infinity;
     const meta = this.metaParams;
     const lrBeta = lr * config.directionScale;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
@@ -284,7 +313,7 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
       const s = this.stateFor(p, group);
       const t = ++s.step;
       tanhTimeFeatures(t, config.timeScales, this.timeFeatures);
-      foldTimeBias(meta, h1, numTime, this.timeFeatures, this.bias1);
+      foldTimeBias(meta, h1, numTime, this.timeFeatures, this.bias1, numTensor);
       const bc1 = 1 - beta1 ** t;
       let featuresOut: Float64Array | null = null;
       if (this.inspect) {
@@ -305,6 +334,7 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
         h1,
         h2,
         numTime,
+        numTensor,
         this.bias1,
         this.hid1,
         lr / bc1,
@@ -319,6 +349,7 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
         weightDecay,
         config.magnitudeScale,
         config.maxLogMagnitude,
+        maxDirection,
         featuresOut,
       );
     }

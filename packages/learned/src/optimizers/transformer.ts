@@ -20,6 +20,7 @@ import {
   type MLPLearnedOptimizerState,
   mlpInitialMetaParams,
   mlpMetaParamCount,
+  mlpTensorFeatureCount,
   resolveMLPConfig,
 } from './mlp.js';
 import { tanhTimeFeatures } from './time-features.js';
@@ -569,6 +570,7 @@ export class TransformerLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOp
     const h1 = config.hidden[0];
     const h2 = config.hidden[1];
     const numTime = config.timeScales.length;
+    const numTensor = mlpTensorFeatureCount(config);
     const meta = this.mlpParams;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
       const p = group.params[pIndex]!;
@@ -577,15 +579,16 @@ export class TransformerLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOp
       const s = this.stateFor(p, group);
       const t = ++s.step;
       tanhTimeFeatures(t, config.timeScales, this.timeFeatures);
-      foldTimeBias(meta, h1, numTime, this.timeFeatures, this.bias1);
+      foldTimeBias(meta, h1, numTime, this.timeFeatures, this.bias1, numTensor);
       const bc1 = 1 - beta1 ** t;
       const k = this.indexOf.get(p)!;
       const scale = Math.exp(this.modulation[2 * k]!);
       const gain = 1 + this.modulation[2 * k + 1]!;
       mlpHybridUpdate(
-        p.data, g, s.exp_avg, s.exp_avg_sq, s.exp_avg_fast, s.exp_avg_slow, meta, h1, h2, numTime, this.bias1, this.hid1,
+        p.data, g, s.exp_avg, s.exp_avg_sq, s.exp_avg_fast, s.exp_avg_slow, meta, h1, h2, numTime, numTensor, this.bias1, this.hid1,
         (scale * lr) / bc1, Math.sqrt(1 - beta2 ** t), 1 / bc1, scale * lr * config.directionScale * gain,
-        beta1, beta2, config.momentumDecays[0], config.momentumDecays[1], eps, weightDecay, config.magnitudeScale, config.maxLogMagnitude, null,
+        beta1, beta2, config.momentumDecays[0], config.momentumDecays[1], eps, weightDecay, config.magnitudeScale, config.maxLogMagnitude,
+        config.maxDirection ?? Infinity, null,
       );
     }
   }
