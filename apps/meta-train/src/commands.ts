@@ -8,3 +8,4 @@ export { run as smoke } from './smoke.js';
 export { run as maml } from './maml.js';
 export { run as trainLstm } from './lstm.js';
 export { run as trainTransformer } from './transformer.js';
+export { run as depthLr } from './depth-lr.js';

@@ -15,6 +15,8 @@ export interface TrainConfig {
   tensorFeatures: boolean;
   /** Bound of the learned direction d (null: unbounded). */
   maxDirection: number | null;
+  /** Whether the base lr is scaled by a learned power of the network's depth. */
+  depthExponent: boolean;
   /** ES perturbation scale. */
   sigma: number;
   /** Inner horizons, sampled log-uniformly; K (the nominal horizon) is their geometric mean. */
@@ -50,6 +52,7 @@ export const V1_CONFIG: TrainConfig = {
   maxLogMagnitude: 4,
   tensorFeatures: false,
   maxDirection: null,
+  depthExponent: false,
   sigma: 0.02,
   horizon: [60, 160],
   K: 100,
@@ -95,8 +98,17 @@ export const V3_CONFIG: TrainConfig = {
 export const V4_CONFIG: TrainConfig = { ...V3_CONFIG, tensorFeatures: true, maxDirection: 2 };
 
 /**
- * The weights `@opt/learned` recommends (chosen on meta-validation tasks: v4 lost to v3 on every split there, see
- * `runs/mlp-hybrid-v4/validation.md`).
+ * `mlp-hybrid-v6` (trained, NOT shipped: γ stayed near 0 and validation showed no clear gain over v3): v3 plus a
+ * learned depth exponent γ, the base lr scaled by `(L/2)^γ` with L the number of weight
+ * matrices. v3 with its base lr lowered by hand to 0.01 matched per-horizon-best Adam on 4-layer meta-validation
+ * nets, so its update transfers and only its step scale does not; the 1- and 2-layer nets of the family are what
+ * γ is learned from.
+ */
+export const V6_CONFIG: TrainConfig = { ...V3_CONFIG, depthExponent: true };
+
+/**
+ * The weights `@opt/learned` recommends, chosen on meta-validation tasks: v4 lost to v3 on every split there; v5 (v3
+ * trained longer) and v6 won more at K and less at 2K/4K (`runs/<name>/validation.md`).
  */
 export const RECOMMENDED_WEIGHTS = 'mlp-hybrid-v3';
 
@@ -106,6 +118,7 @@ export const RECIPES: Readonly<Record<string, TrainConfig>> = {
   'mlp-hybrid-v2': V1_CONFIG,
   'mlp-hybrid-v3': V3_CONFIG,
   'mlp-hybrid-v4': V4_CONFIG,
+  'mlp-hybrid-v6': V6_CONFIG,
 };
 
 /** The recipe `train`/`evaluate` use for a weights name (`--recipe` overrides): a known name's, else v3's. */
@@ -126,6 +139,7 @@ export function makeFactory(config: TrainConfig): MLPLearnedOptimizerFactory {
     maxLogMagnitude: config.maxLogMagnitude,
     tensorFeatures: config.tensorFeatures,
     maxDirection: config.maxDirection,
+    depthExponent: config.depthExponent,
     nonFinite: 'ignore',
   });
 }

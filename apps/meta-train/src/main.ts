@@ -7,10 +7,11 @@ import * as commands from './commands.js';
 const HELP = `meta-train <command> [options]
 
 commands:
-  train      meta-train the hybrid MLP optimizer (ES, worker threads, checkpoints); --name picks the recipe (mlp-hybrid-v1, v3, v4)
+  train      meta-train the hybrid MLP optimizer (ES, worker threads, checkpoints); --name picks the recipe (config.ts: mlp-hybrid-v1, v3, v4, v6)
   evaluate   the held-out evaluation vs tuned Adam / Adam+cosine / SGD-momentum; writes packages/learned/evaluation/<name>.md + .json
   smoke      a < 1 minute meta-training on quadratics (what CI runs)
-  (other commands: ${Object.keys(commands).filter((c) => !['train', 'evaluate', 'smoke'].includes(c)).join(', ') || 'none'})
+  depthLr    a shipped record on the deeper OOD nets at smaller base lrs, against Adam at its best lr per horizon
+  (other commands: ${Object.keys(commands).filter((c) => !['train', 'evaluate', 'smoke', 'depthLr'].includes(c)).join(', ') || 'none'})
 
 Each command's options are documented at the top of its run() in apps/meta-train/src/<command>.ts.
 `;

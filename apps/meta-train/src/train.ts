@@ -59,7 +59,7 @@ export function writeWeights(record: WeightsRecord): void {
  * `meta-train train`: meta-train the hybrid MLP optimizer with antithetic ES over the synthetic classification
  * family, on worker threads, with checkpoints, a live jsonl metric log, an SVG meta-loss curve, and the weights
  * record `<name>` at the end. The recipe (family, base lr, time scales, horizons, …; `config.ts`) is the name's:
- * `mlp-hybrid-v1` or `mlp-hybrid-v3`.
+ * `mlp-hybrid-v1`, `-v3`, `-v4` or `-v6` (`--recipe` for another name, e.g. a continuation).
  *
  * Options: `--meta-steps N` (600), `--workers N` (2), `--seed N` (1), `--pairs N` (8), `--sigma x` (0.02),
  * `--out DIR` (apps/meta-train/runs/<name>), `--max-minutes M` (stop, checkpointed, after M minutes; rerun to

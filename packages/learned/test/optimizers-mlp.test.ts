@@ -4,6 +4,7 @@ import {
   DEFAULT_MLP_CONFIG,
   MLPLearnedOptimizer,
   MLP_FEATURE_NAMES,
+  TransformerLearnedOptimizer,
   MLP_TENSOR_FEATURE_NAMES,
   NUM_ELEMENT_FEATURES,
   NUM_TENSOR_FEATURES,
@@ -274,6 +275,32 @@ describe('MLPLearnedOptimizer', () => {
       const adamStep = p0[0]!.data[i]! - a[0]!.data[i]!;
       expect(p0[0]!.data[i]! - b[0]!.data[i]!).toBeCloseTo(adamStep + 1e-2 * 0.1 * 2, 12);
     }
+  });
+
+  test('depthExponent scales the base lr by (L/2)^γ over the weight matrices, and γ = 0 is Adam', () => {
+    const factory = mlpLearnedOptimizerFactory({ lr: 1e-2, depthExponent: true });
+    expect(factory.metaParamCount).toBe(mlpMetaParamCount(DEFAULT_MLP_CONFIG) + 1);
+    const theta = factory.initialMetaParams();
+    const a = makeParams(Float64Array);
+    const b = makeParams(Float64Array);
+    const adam = new Adam(a, { lr: 1e-2 });
+    const untrained = factory.create(b, theta);
+    expect(untrained.lrScale()).toBe(1);
+    run(adam, a, 5);
+    run(untrained, b, 5);
+    for (let k = 0; k < a.length; k++) expectUlpClose(b[k]!.data, a[k]!.data);
+    // Four weight matrices (L = 4) and γ = −1: every step is Adam's at lr·(4/2)^−1 = lr/2.
+    const rng = new Rng(3);
+    const mats = [0, 1, 2, 3].map((k) => new Parameter(Float64Array.from({ length: 6 }, () => rng.normal()), [2, 3], `w${k}`));
+    const twins = mats.map((p) => new Parameter(p.data.slice(), [2, 3], p.name));
+    theta[theta.length - 1] = -1;
+    const learned = factory.create(mats, theta);
+    expect(learned.lrScale()).toBeCloseTo(0.5, 15);
+    const half = new Adam(twins, { lr: 5e-3 });
+    run(learned, mats, 5);
+    run(half, twins, 5);
+    mats.forEach((p, k) => expectUlpClose(p.data, twins[k]!.data));
+    expect(() => new TransformerLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', mlpWeights: 'untrained', mlpConfig: { depthExponent: true } })).toThrow(/depthExponent/);
   });
 
   test('a record whose feature list does not match its config is refused', () => {

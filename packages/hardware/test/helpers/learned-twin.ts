@@ -4,7 +4,14 @@
  * backend is an argument): jest (CPU), the WebGPU child process (lavapipe) and the Chromium page
  * (onnxruntime-web) share this one definition. Relative imports carry `.js` for the page's static server.
  */
-import { LSTMLearnedOptimizer, MLPLearnedOptimizer, TransformerLearnedOptimizer, mlpMetaParamCount, resolveMLPConfig } from '@opt/learned';
+import {
+  LSTMLearnedOptimizer,
+  MLPLearnedOptimizer,
+  TransformerLearnedOptimizer,
+  mlpLearnedOptimizerFactory,
+  mlpMetaParamCount,
+  resolveMLPConfig,
+} from '@opt/learned';
 import { Parameter, Rng } from '@opt/tensor';
 import type { DeviceKind } from '../../src/backends/errors.js';
 import type { Backend } from '../../src/backends/runner.js';
@@ -12,7 +19,7 @@ import { LearnedOptimizerRunner, type RunnableLearnedOptimizer } from '../../src
 import type { LstmCellOp } from '../../src/learned/networks.js';
 
 /** Which optimizer the twin run uses. */
-export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'lstm-pure' | 'lstm-adam' | 'transformer';
+export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'mlp-depth' | 'lstm-pure' | 'lstm-adam' | 'transformer';
 
 /** Arguments of {@link run}. */
 export interface LearnedTwinArgs {
@@ -44,6 +51,14 @@ function make(kind: LearnedCase, params: Parameter[]): RunnableLearnedOptimizer 
       return new MLPLearnedOptimizer(params, { weights: 'mlp-hybrid-v1', lr: 1e-2 });
     case 'mlp-v3':
       return new MLPLearnedOptimizer(params, { weights: 'mlp-hybrid-v3' });
+    case 'mlp-depth': {
+      // A learned depth exponent γ = −0.7: the runner must apply the optimizer's lrScale() to the graph's step sizes.
+      const factory = mlpLearnedOptimizerFactory({ depthExponent: true, lr: 1e-2 });
+      const rng = new Rng(6);
+      const meta = Float64Array.from({ length: factory.metaParamCount }, () => rng.normal(0, 0.3));
+      meta[meta.length - 1] = -0.7;
+      return factory.create(params, meta);
+    }
     case 'mlp-tensor': {
       // The tensor signal-to-noise features and a direction bound that binds: every meta-parameter non-zero.
       const config = { tensorFeatures: true, maxDirection: 0.05, timeScales: [3, 10, 30, 100] };

@@ -44,6 +44,13 @@ export interface MLPHybridConfig {
   tensorFeatures: boolean;
   /** Bound of the learned direction d (`null`: unbounded, as in `mlp-hybrid-v1`). Default null. */
   maxDirection: number | null;
+  /**
+   * Learn a depth exponent γ (one more meta-parameter, the last): the base lr is multiplied by `(L/2)^γ`, where L
+   * counts the weight matrices (tensors of two or more dimensions) the optimizer updates, 2 for a one-hidden-layer
+   * MLP. Per-tensor normalised features cannot tell a deep network from a shallow one, and deeper networks want
+   * smaller steps. Default false.
+   */
+  depthExponent: boolean;
 }
 
 /** A weights record's `featureSpec` for {@link MLPLearnedOptimizer}: the config plus the feature names. */
@@ -64,6 +71,7 @@ export const DEFAULT_MLP_CONFIG: Readonly<MLPHybridConfig> = Object.freeze({
   maxLogMagnitude: 4,
   tensorFeatures: false,
   maxDirection: null,
+  depthExponent: false,
 });
 
 /** Hyper-parameters of {@link MLPLearnedOptimizer} (per group, like Adam's). */
@@ -119,6 +127,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
   checkInRange(where, 'config.maxLogMagnitude', c.maxLogMagnitude, 0, 50);
   if (typeof c.tensorFeatures !== 'boolean') throw new InvalidOptionError('config.tensorFeatures', c.tensorFeatures, 'true or false', where);
   if (c.maxDirection !== null) checkPositive(where, 'config.maxDirection', c.maxDirection);
+  if (typeof c.depthExponent !== 'boolean') throw new InvalidOptionError('config.depthExponent', c.depthExponent, 'true or false', where);
   return {
     hidden: [c.hidden[0], c.hidden[1]],
     timeScales: [...c.timeScales],
@@ -128,6 +137,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
     maxLogMagnitude: c.maxLogMagnitude,
     tensorFeatures: c.tensorFeatures,
     maxDirection: c.maxDirection,
+    depthExponent: c.depthExponent,
   };
 }
 
@@ -147,8 +157,11 @@ export function mlpFeatureNames(config: MLPHybridConfig): string[] {
  */
 export function mlpMetaParamCount(config: MLPHybridConfig): number {
   const [h1, h2] = config.hidden;
-  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config)) + h1 + h2 * h1 + h2 + 2 * h2 + 2;
+  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config)) + h1 + h2 * h1 + h2 + 2 * h2 + 2 + (config.depthExponent ? 1 : 0);
 }
+
+/** Bound of γ·ln(L/2): the depth factor stays within [e^−3, e^3]. */
+const MAX_LOG_DEPTH_FACTOR = 3;
 
 /**
  * The untrained meta-parameters: He-normal hidden layers drawn from `Rng(seed)`,
@@ -294,8 +307,22 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
     };
   }
 
+  /**
+   * The factor the base lr is multiplied by: `(L/2)^γ` with the learned depth exponent γ and L the number of weight
+   * matrices this optimizer updates (1 without `depthExponent`).
+   */
+  lrScale(): number {
+    if (!this.config.depthExponent) return 1;
+    let matrices = 0;
+    for (const group of this.paramGroups) for (const p of group.params) if (p.shape.length >= 2) matrices++;
+    const x = this.metaParams[this.metaParams.length - 1]! * Math.log(Math.max(1, matrices) / 2);
+    return Math.exp(x > MAX_LOG_DEPTH_FACTOR ? MAX_LOG_DEPTH_FACTOR : x < -MAX_LOG_DEPTH_FACTOR ? -MAX_LOG_DEPTH_FACTOR : x);
+  }
+
   protected updateGroup(group: ParamGroup<MLPLearnedOptimizerOptions>): void {
-    const { lr, betas, eps, weightDecay } = group;
+    const { betas, eps, weightDecay } = group;
+    // γ = 0 gives exactly 1, so the untrained optimizer stays Adam(lr0) bit for bit.
+    const lr = this.config.depthExponent ? group.lr * this.lrScale() : group.lr;
     const beta1 = betas[0];
     const beta2 = betas[1];
     const config = this.config;

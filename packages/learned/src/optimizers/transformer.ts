@@ -365,9 +365,11 @@ function mlpTarget(config: MLPHybridConfig): { arch: string; metaParamCount: num
 
 function mlpConfigOf(source: WeightsSource, fallback: Partial<MLPHybridConfig> | undefined, where: string): MLPHybridConfig {
   const record = typeof source === 'string' ? getWeightsRecord(source) : source instanceof Float64Array ? undefined : source;
-  if (record === undefined) return resolveMLPConfig(fallback, where);
-  const { features: _f, lr: _lr, ...config } = (record.featureSpec ?? {}) as Record<string, unknown>;
-  return resolveMLPConfig(config as Partial<MLPHybridConfig>, where);
+  const { features: _f, lr: _lr, ...fromRecord } = (record?.featureSpec ?? {}) as Record<string, unknown>;
+  const config = resolveMLPConfig(record === undefined ? fallback : (fromRecord as Partial<MLPHybridConfig>), where);
+  // The controller sets each tensor's step scale itself; a learned depth factor on top is not part of its design.
+  if (config.depthExponent) throw new InvalidOptionError('mlpConfig.depthExponent', true, 'false (the controller modulates the step per tensor)', where);
+  return config;
 }
 
 /**

@@ -1,0 +1,70 @@
+import { Adam } from '@opt/core';
+import { MLPLearnedOptimizer, getWeightsRecord, taskProblem } from '@opt/learned';
+import type { Parameter } from '@opt/tensor';
+import { num, parseArgs } from './args.js';
+import { RECOMMENDED_WEIGHTS, describeFamily, recipeFor } from './config.js';
+import { SEEDS, SyntheticClassificationFamily } from './families.js';
+
+/** Adam learning rates the per-horizon best is taken over. */
+const ADAM_GRID = [1e-3, 3e-3, 1e-2, 3e-2];
+
+/** Geometric mean with losses floored at 1e-12 (a solved task reaches exactly 0) and non-finite ones counted as 10. */
+function geoMean(xs: number[]): number {
+  return Math.exp(xs.reduce((a, x) => a + Math.log(Number.isFinite(x) ? Math.max(x, 1e-12) : 10), 0) / xs.length);
+}
+
+/**
+ * `meta-train depth-lr`: does a shipped `mlp-hybrid` record's update transfer to the deeper out-of-distribution nets
+ * once its base lr is scaled down? On `--tasks` (8) meta-validation tasks of the recipe's ood-size family it trains
+ * with the weights at each `--lrs` (default: the record's lr, /3, /10) and with Adam at the best of {@link ADAM_GRID}
+ * PER HORIZON (an oracle), and prints the geometric-mean full-batch training loss at K, 2K and 4K.
+ *
+ * Options: `--weights NAME` (the recommended record), `--tasks N` (8), `--lrs a,b,c`.
+ */
+export function run(argv: string[]): void {
+  const args = parseArgs(argv);
+  const name = args.get('weights') ?? RECOMMENDED_WEIGHTS;
+  const record = getWeightsRecord(name);
+  if (record === undefined) throw new Error(`unknown weights '${name}'`);
+  const recipe = recipeFor(name);
+  const lr0 = (record.featureSpec as { lr: number }).lr;
+  const lrs = (args.get('lrs') ?? `${lr0},${lr0 / 3},${lr0 / 10}`).split(',').map(Number);
+  const tasks = num(args, 'tasks', 8);
+  const H = [recipe.K, 2 * recipe.K, 4 * recipe.K];
+  const family = new SyntheticClassificationFamily(recipe.oodSizeFamily);
+  const rows = new Map<string, number[][]>();
+  const add = (label: string, losses: number[]): void => {
+    if (!rows.has(label)) rows.set(label, []);
+    rows.get(label)!.push(losses);
+  };
+  for (let i = 0; i < tasks; i++) {
+    const task = family.sample(SEEDS.validation + 1000 + i);
+    const train = (make: (params: Parameter[]) => { step(): unknown }): number[] => {
+      const problem = taskProblem(task, 1);
+      problem.reset();
+      const opt = make(problem.parameters);
+      const out: number[] = [];
+      for (let t = 1; t <= H[2]!; t++) {
+        if (!Number.isFinite(problem.lossAndGrad())) break;
+        opt.step();
+        if (H.includes(t)) out.push(problem.trainLoss());
+      }
+      while (out.length < H.length) out.push(NaN);
+      return out;
+    };
+    for (const lr of lrs) add(`${name} lr ${lr}`, train((p) => new MLPLearnedOptimizer(p, { weights: name, lr, nonFinite: 'ignore' })));
+    const grid = ADAM_GRID.map((lr) => train((p) => new Adam(p, { lr, nonFinite: 'ignore' })));
+    add('Adam, best lr per horizon', H.map((_, h) => Math.min(...grid.map((g) => (Number.isFinite(g[h]!) ? g[h]! : Infinity)))));
+    process.stderr.write('.');
+  }
+  process.stderr.write('\n');
+  const lines = [
+    `Geometric-mean training loss on ${tasks} meta-validation tasks of ${describeFamily(recipe.oodSizeFamily)}`,
+    '',
+    `| optimizer | H = ${H.join(' | H = ')} |`,
+    `|---|${H.map(() => '---').join('|')}|`,
+    ...[...rows].map(([label, rs]) => `| ${label} | ${H.map((_, h) => geoMean(rs.map((r) => r[h]!)).toExponential(2)).join(' | ')} |`),
+    '',
+  ];
+  process.stdout.write(lines.join('\n'));
+}
