@@ -1,8 +1,7 @@
-import { Adam } from '@opt/core';
-import { MLPLearnedOptimizer, getWeightsRecord, taskProblem } from '@opt/learned';
-import type { Parameter } from '@opt/tensor';
+import { type MLPFeatureSpec, decodeWeights, getWeightsRecord, resolveMLPConfig } from '@opt/learned';
 import { num, parseArgs } from './args.js';
 import { RECOMMENDED_WEIGHTS, describeFamily, recipeFor } from './config.js';
+import { trainTask } from './eval-task.js';
 import { SEEDS, SyntheticClassificationFamily } from './families.js';
 
 /** Adam learning rates the per-horizon best is taken over. */
@@ -27,7 +26,7 @@ export function run(argv: string[]): void {
   const record = getWeightsRecord(name);
   if (record === undefined) throw new Error(`unknown weights '${name}'`);
   const recipe = recipeFor(name);
-  const lr0 = (record.featureSpec as { lr: number }).lr;
+  const lr0 = (record.featureSpec as MLPFeatureSpec).lr;
   const lrs = (args.get('lrs') ?? `${lr0},${lr0 / 3},${lr0 / 10}`).split(',').map(Number);
   const tasks = num(args, 'tasks', 8);
   const H = [recipe.K, 2 * recipe.K, 4 * recipe.K];
@@ -37,23 +36,13 @@ export function run(argv: string[]): void {
     if (!rows.has(label)) rows.set(label, []);
     rows.get(label)!.push(losses);
   };
+  const meta = decodeWeights(record);
+  const { features: _features, lr: _lr, ...spec } = record.featureSpec as MLPFeatureSpec;
+  const config = resolveMLPConfig(spec);
   for (let i = 0; i < tasks; i++) {
     const task = family.sample(SEEDS.validation + 1000 + i);
-    const train = (make: (params: Parameter[]) => { step(): unknown }): number[] => {
-      const problem = taskProblem(task, 1);
-      problem.reset();
-      const opt = make(problem.parameters);
-      const out: number[] = [];
-      for (let t = 1; t <= H[2]!; t++) {
-        if (!Number.isFinite(problem.lossAndGrad())) break;
-        opt.step();
-        if (H.includes(t)) out.push(problem.trainLoss());
-      }
-      while (out.length < H.length) out.push(NaN);
-      return out;
-    };
-    for (const lr of lrs) add(`${name} lr ${lr}`, train((p) => new MLPLearnedOptimizer(p, { weights: name, lr, nonFinite: 'ignore' })));
-    const grid = ADAM_GRID.map((lr) => train((p) => new Adam(p, { lr, nonFinite: 'ignore' })));
+    for (const lr of lrs) add(`${name} lr ${lr}`, trainTask(task, 'learned', lr, H[2]!, H, 1, meta, config).train);
+    const grid = ADAM_GRID.map((lr) => trainTask(task, 'adam', lr, H[2]!, H, 1, null, config).train);
     add('Adam, best lr per horizon', H.map((_, h) => Math.min(...grid.map((g) => (Number.isFinite(g[h]!) ? g[h]! : Infinity)))));
     process.stderr.write('.');
   }

@@ -73,13 +73,13 @@ function family(job: EvalJob): TaskFamily<MLPClassificationTask> {
   }
 }
 
-type Kind = 'adam' | 'adam-cosine' | 'sgdm' | 'learned';
+export type Kind = 'adam' | 'adam-cosine' | 'sgdm' | 'learned';
 
 /**
  * Train one task from its initial parameters for `steps` steps and return the full-batch training loss after
  * each step in `at` (NaN once non-finite), and the test loss at the end.
  */
-function run(
+export function trainTask(
   task: MLPClassificationTask,
   kind: Kind,
   lr: number,
@@ -137,7 +137,7 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
   const losses: Record<string, number[][]> = {};
   const testLosses: Record<string, number[]> = {};
   const tunedLr: Record<string, number[]> = {};
-  const adamGrid = job.grid.map((lr) => run(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
+  const adamGrid = job.grid.map((lr) => trainTask(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
   const result: EvalTaskResult = {
     split: job.split,
     name: task.name,
@@ -150,8 +150,8 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
     msPerStep: { learned: 0, adam: 0 },
   };
   if (job.tuneOnly) return result;
-  const sgdGrid = job.grid.map((lr) => run(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
-  const cosGrid = H.map((h) => job.grid.map((lr) => run(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
+  const sgdGrid = job.grid.map((lr) => trainTask(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
+  const cosGrid = H.map((h) => job.grid.map((lr) => trainTask(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
   tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
   tunedLr['sgdm'] = H.map((_, h) => job.grid[argmin(sgdGrid.map((r) => r[h]!))]!);
   tunedLr['adam-cosine'] = H.map((_, h) => job.grid[argmin(cosGrid[h]!)]!);
@@ -163,9 +163,9 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
   let msLearned = 0;
   let msAdam = 0;
   for (const seed of job.scoreSeeds) {
-    const learned = run(task, 'learned', job.lr, 4 * K, H, seed, meta, job.config);
+    const learned = trainTask(task, 'learned', job.lr, 4 * K, H, seed, meta, job.config);
     msLearned += learned.ms;
-    const global = run(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.config);
+    const global = trainTask(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.config);
     msAdam += global.ms;
     H.forEach((h, i) => {
       losses['learned']![i]!.push(learned.train[i]!);
@@ -173,11 +173,11 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
       losses['adam-global']![i]!.push(global.train[i]!);
       testLosses['adam-global']![i]! += global.test[i]! / job.scoreSeeds.length;
       for (const [name, kind] of [['adam', 'adam'], ['sgdm', 'sgdm']] as const) {
-        const r = run(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.config);
+        const r = trainTask(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.config);
         losses[name]![i]!.push(r.train[0]!);
         testLosses[name]![i]! += r.test[0]! / job.scoreSeeds.length;
       }
-      const c = run(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.config);
+      const c = trainTask(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.config);
       losses['adam-cosine']![i]!.push(c.train[0]!);
       testLosses['adam-cosine']![i]! += c.test[0]! / job.scoreSeeds.length;
     });

@@ -1,6 +1,6 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { decodeWeights, divergences, geometricMeanRatio, median, validateWeightsRecord, winRate, type MLPFeatureSpec } from '@opt/learned';
+import { decodeWeights, divergences, resolveMLPConfig, geometricMeanRatio, median, validateWeightsRecord, winRate, type MLPFeatureSpec } from '@opt/learned';
 import { WorkerPool, defaultWorkerEntry } from '@opt/learned/node';
 import { num, parseArgs } from './args.js';
 import { SEEDS } from './families.js';
@@ -63,7 +63,9 @@ export async function run(argv: string[]): Promise<void> {
   const spec = record.featureSpec as MLPFeatureSpec;
   const metaParams = Array.from(decodeWeights(record));
   const K = record.horizon;
-  const { features: _features, lr: _lr, ...config } = spec;
+  const { features: _features, lr: _lr, ...architecture } = spec;
+  // Records written before an option existed lack it: resolving fills the default they were trained with.
+  const config = resolveMLPConfig(architecture);
   const recipe = recipeFor(record.name, args.get('recipe'));
   const families = { family: recipe.family, oodSizeFamily: recipe.oodSizeFamily };
   const base = { K, metaParams, lr: spec.lr, config, ...families, grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };

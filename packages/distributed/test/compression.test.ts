@@ -185,7 +185,17 @@ describe('unbiasedness over 10^4 seeded draws', () => {
   const x = Float32Array.from([0.5, -1.25, 2, 0, 0.03, -0.7, 1.1, -0.2, 0.9, 3]);
   const T = 10000;
 
-  function check(mean: Float64Array, sqMean: Float64Array): void {
+  /** Decode T seeded round trips of x and check each coordinate's mean against x within 5 standard errors. */
+  function expectUnbiased<S>(codec: GradientCodec<S>, state: S): void {
+    const mean = new Float64Array(x.length);
+    const sqMean = new Float64Array(x.length);
+    for (let t = 0; t < T; t++) {
+      const d = roundTrip(codec, x, state, t);
+      for (let i = 0; i < x.length; i++) {
+        mean[i] += d[i]! / T;
+        sqMean[i] += d[i]! ** 2 / T;
+      }
+    }
     for (let i = 0; i < x.length; i++) {
       const variance = Math.max(0, sqMean[i]! - mean[i]! ** 2);
       // 5 standard errors: a false alarm has probability below 1e-6 per coordinate.
@@ -195,32 +205,12 @@ describe('unbiasedness over 10^4 seeded draws', () => {
 
   test('Random-K with the n/k scale: E[D(C(x))] = x', () => {
     const codec = new RandomK({ ratio: 0.3, seed: 42 });
-    const state = codec.init(x.length);
-    const mean = new Float64Array(x.length);
-    const sqMean = new Float64Array(x.length);
-    for (let t = 0; t < T; t++) {
-      const d = roundTrip(codec, x, state, t);
-      for (let i = 0; i < x.length; i++) {
-        mean[i] += d[i]! / T;
-        sqMean[i] += d[i]! ** 2 / T;
-      }
-    }
-    check(mean, sqMean);
+    expectUnbiased(codec, codec.init(x.length));
   });
 
   test('QSGD stochastic rounding: E[Q(x)] = x', () => {
     const codec = new QSGD({ levels: 2, seed: 9 });
-    const state = codec.init(x.length, ctx(x.length));
-    const mean = new Float64Array(x.length);
-    const sqMean = new Float64Array(x.length);
-    for (let t = 0; t < T; t++) {
-      const d = roundTrip(codec, x, state, t);
-      for (let i = 0; i < x.length; i++) {
-        mean[i] += d[i]! / T;
-        sqMean[i] += d[i]! ** 2 / T;
-      }
-    }
-    check(mean, sqMean);
+    expectUnbiased(codec, codec.init(x.length, ctx(x.length)));
   });
 
   test('the same seed draws the same Random-K indices on every rank; another seed does not', () => {

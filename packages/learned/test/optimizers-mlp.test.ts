@@ -57,6 +57,20 @@ function randomMeta(count: number, seed = 7, scale = 0.3): Float64Array {
   return Float64Array.from({ length: count }, () => rng.normal(0, scale));
 }
 
+/** The first step of Adam(1e-2) and of `factory`'s optimizer at `theta` on the same start, per element of the first tensor. */
+function firstSteps(factory: ReturnType<typeof mlpLearnedOptimizerFactory>, theta: Float64Array): { adamStep: number; learnedStep: number }[] {
+  const p0 = makeParams(Float64Array);
+  const a = makeParams(Float64Array);
+  const b = makeParams(Float64Array);
+  const adam = new Adam(a, { lr: 1e-2 });
+  const opt = factory.create(b, theta);
+  setGrads(a, 0);
+  setGrads(b, 0);
+  adam.step();
+  opt.step();
+  return Array.from(p0[0]!.data, (x, i) => ({ adamStep: x - a[0]!.data[i]!, learnedStep: x - b[0]!.data[i]! }));
+}
+
 /** Equal to within a few ulps: Adam's kernel multiplies by 1/sqrt(bc2) where the MLP divides (operation order differs). */
 function expectUlpClose(got: ArrayLike<number>, want: ArrayLike<number>): void {
   expect(got.length).toBe(want.length);
@@ -108,20 +122,7 @@ describe('MLPLearnedOptimizer', () => {
     const factory = mlpLearnedOptimizerFactory({ lr: 1e-2 });
     const theta = factory.initialMetaParams();
     theta[theta.length - 1] = Math.log(2); // s = ln 2 → μ = 2
-    const p0 = makeParams(Float64Array);
-    const a = makeParams(Float64Array);
-    const b = makeParams(Float64Array);
-    const adam = new Adam(a, { lr: 1e-2 });
-    const opt = factory.create(b, theta);
-    setGrads(a, 0);
-    setGrads(b, 0);
-    adam.step();
-    opt.step();
-    for (let i = 0; i < a[0]!.size; i++) {
-      const adamStep = p0[0]!.data[i]! - a[0]!.data[i]!;
-      const learnedStep = p0[0]!.data[i]! - b[0]!.data[i]!;
-      expect(learnedStep).toBeCloseTo(2 * adamStep, 12);
-    }
+    for (const { adamStep, learnedStep } of firstSteps(factory, theta)) expect(learnedStep).toBeCloseTo(2 * adamStep, 12);
   });
 
   test('features are normalised per tensor: unit RMS, and invariant to the gradient scale', () => {
@@ -262,19 +263,7 @@ describe('MLPLearnedOptimizer', () => {
     const factory = mlpLearnedOptimizerFactory({ lr: 1e-2, maxDirection: 2 });
     const theta = factory.initialMetaParams();
     theta[theta.length - 2] = 1e6; // bias of d
-    const p0 = makeParams(Float64Array);
-    const a = makeParams(Float64Array);
-    const b = makeParams(Float64Array);
-    const adam = new Adam(a, { lr: 1e-2 });
-    const opt = factory.create(b, theta);
-    setGrads(a, 0);
-    setGrads(b, 0);
-    adam.step();
-    opt.step();
-    for (let i = 0; i < a[0]!.size; i++) {
-      const adamStep = p0[0]!.data[i]! - a[0]!.data[i]!;
-      expect(p0[0]!.data[i]! - b[0]!.data[i]!).toBeCloseTo(adamStep + 1e-2 * 0.1 * 2, 12);
-    }
+    for (const { adamStep, learnedStep } of firstSteps(factory, theta)) expect(learnedStep).toBeCloseTo(adamStep + 1e-2 * 0.1 * 2, 12);
   });
 
   test('depthExponent scales the base lr by (L/2)^γ over the weight matrices, and γ = 0 is Adam', () => {

@@ -222,9 +222,8 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
   let shared = 'time';
   if (S > 0) {
     // RMS(momentum)/RMS(√v̂) of the fast, β1 (bias-corrected) and slow momenta, as `mlpHybridUpdate` computes them.
-    const invMeanV = inv(div(net.mean(v), mul(sqrtBc2, sqrtBc2)));
-    const snr = (meanSquare: string): string => bounded(mul(net.op('Sqrt', meanSquare), invMeanV));
-    const snrs = [snr(ms2(mf)), snr(mul(ms2(m), mul(invBc1, invBc1))), snr(ms2(ms))];
+    const snr = (rms: string): string => bounded(mul(rms, rv));
+    const snrs = [snr(net.op('Sqrt', ms2(mf))), snr(mul(net.op('Sqrt', ms2(m)), invBc1)), snr(net.op('Sqrt', ms2(ms)))];
     const row = g.op('Concat', snrs.map((x) => g.op('Unsqueeze', [x, net.ints([0])])), { axis: 0 });
     shared = g.op('Concat', ['time', g.op('Unsqueeze', [row, net.ints([0])])], { axis: 1 });
   }

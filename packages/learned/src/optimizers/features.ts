@@ -211,15 +211,14 @@ export function mlpHybridUpdate(
   const rd = 1 / Math.sqrt(sd / n + MEAN_SQUARE_EPS);
   const stride = NUM_ELEMENT_FEATURES + numTime + numTensor;
   if (numTensor > 0) {
-    // RMS(momentum) / RMS(√v̂) per tensor; an all-zero tensor gives 0, not NaN.
-    const invMeanV = 1 / (sv / n / (sqrtBc2 * sqrtBc2) + MEAN_SQUARE_EPS);
-    const snrFast = Math.sqrt((sf / n) * invMeanV);
-    const snr = Math.sqrt((sm / n) * invBc1 * invBc1 * invMeanV);
-    const snrSlow = Math.sqrt((ss / n) * invMeanV);
+    // RMS(momentum) / RMS(√v̂) per tensor (rv is 1/RMS(√v̂)); an all-zero tensor gives 0, not NaN.
+    const snrFast = bounded(Math.sqrt(sf / n) * rv);
+    const snr = bounded(Math.sqrt(sm / n) * invBc1 * rv);
+    const snrSlow = bounded(Math.sqrt(ss / n) * rv);
     const col = NUM_ELEMENT_FEATURES + numTime;
     for (let j = 0; j < h1; j++) {
       const r = j * stride + col;
-      bias1[j] = bias1[j]! + meta[r]! * bounded(snrFast) + meta[r + 1]! * bounded(snr) + meta[r + 2]! * bounded(snrSlow);
+      bias1[j] = bias1[j]! + meta[r]! * snrFast + meta[r + 1]! * snr + meta[r + 2]! * snrSlow;
     }
   }
   const oW2 = h1 * stride + h1;
