@@ -17,6 +17,8 @@ export interface TrainConfig {
   maxDirection: number | null;
   /** Whether the base lr is scaled by a learned power of the network's depth. */
   depthExponent: boolean;
+  /** Whether the learned direction is measured in units of the tensor's Adam step (fades when gradients vanish). */
+  gateDirection?: boolean;
   /** ES perturbation scale. */
   sigma: number;
   /** Inner horizons, sampled log-uniformly; K (the nominal horizon) is their geometric mean. */
@@ -39,6 +41,12 @@ export interface TrainConfig {
   family: SyntheticFamilyOptions;
   /** The evaluation's out-of-distribution-in-size family: 2–4× wider and/or deeper than `family`. */
   oodSizeFamily: SyntheticFamilyOptions;
+  /**
+   * Start from a record's meta-parameters instead of the untrained ones (a fine-tune): a shipped name, or the path of
+   * an unshipped run's `weights.json` relative to the repository. When this recipe has `depthExponent` and the record
+   * has not, γ is appended with the given starting value.
+   */
+  warmStart?: { weights: string; depthExponent?: number };
 }
 
 /**
@@ -107,10 +115,35 @@ export const V4_CONFIG: TrainConfig = { ...V3_CONFIG, tensorFeatures: true, maxD
 export const V6_CONFIG: TrainConfig = { ...V3_CONFIG, depthExponent: true };
 
 /**
- * The weights `@opt/learned` recommends, chosen on meta-validation tasks: v4 lost to v3 on every split there; v5 (v3
- * trained longer) and v6 won more at K and less at 2K/4K (`runs/<name>/validation.md`).
+ * `mlp-hybrid-v7` (trained, NOT shipped: v8 and v9 are its continuations): v3 fine-tuned with a depth exponent that starts where the data put it. A sweep of v3's base lr on
+ * meta-validation nets of 1–4 hidden layers (`evaluation/mlp-hybrid-v3.depth-sweep.md`) found its best lr falling
+ * about as `(L/2)^−1.5` (0.03 at 1 hidden layer, 0.015 at 2, ≈0.01 at 3, ≤0.0075 at 4): v6 learned γ from 0 and
+ * stopped at −0.16, because ES with σ = 0.02 moves γ slowly and 1- and 2-layer nets alone give a weak signal. So γ
+ * starts at −1.5 and ES refines it together with the rest of v3 on v3's own family, for 400 meta-steps.
  */
-export const RECOMMENDED_WEIGHTS = 'mlp-hybrid-v3';
+export const V7_CONFIG: TrainConfig = { ...V6_CONFIG, metaSteps: 400, warmStart: { weights: 'mlp-hybrid-v3', depthExponent: -1.5 } };
+
+/**
+ * `mlp-hybrid-v8` (trained, NOT shipped: late divergences on deep nets): v7 continued to 800 meta-steps
+ * (`--resume-from runs/mlp-hybrid-v7`).
+ */
+export const V8_CONFIG: TrainConfig = { ...V7_CONFIG, metaSteps: 800 };
+
+/**
+ * `mlp-hybrid-v9`: v8 with its learned direction gated by the tensor's Adam-step RMS (`gateDirection`), fine-tuned
+ * 400 meta-steps from v8. v8's meta-validation divergences were all late: a 4-layer net driven to a loss of 1e-16
+ * whose loss jumped back above its initial value by step 480. Zeroing v8's direction output removed every one of
+ * them, because its scale-free features stay O(1) as the gradients vanish and the direction kept moving the
+ * converged parameters.
+ */
+export const V9_CONFIG: TrainConfig = { ...V7_CONFIG, gateDirection: true, metaSteps: 400, warmStart: { weights: 'apps/meta-train/runs/mlp-hybrid-v8/weights.json' } };
+
+/**
+ * The weights `@opt/learned` recommends, chosen on meta-validation tasks (`runs/<name>/validation.md` and
+ * `evaluation/mlp-hybrid-v9.validation.md`): v7 and v8 diverged late on deep nets, v9 (v8 with the gated direction)
+ * was the only run with no divergence on any split.
+ */
+export const RECOMMENDED_WEIGHTS = 'mlp-hybrid-v9';
 
 /** The training recipe of each weights name `meta-train` produces. */
 export const RECIPES: Readonly<Record<string, TrainConfig>> = {
@@ -119,6 +152,9 @@ export const RECIPES: Readonly<Record<string, TrainConfig>> = {
   'mlp-hybrid-v3': V3_CONFIG,
   'mlp-hybrid-v4': V4_CONFIG,
   'mlp-hybrid-v6': V6_CONFIG,
+  'mlp-hybrid-v7': V7_CONFIG,
+  'mlp-hybrid-v8': V8_CONFIG,
+  'mlp-hybrid-v9': V9_CONFIG,
 };
 
 /** The recipe `train`/`evaluate` use for a weights name (`--recipe` overrides): a known name's, else v3's. */
@@ -140,6 +176,7 @@ export function makeFactory(config: TrainConfig): MLPLearnedOptimizerFactory {
     tensorFeatures: config.tensorFeatures,
     maxDirection: config.maxDirection,
     depthExponent: config.depthExponent,
+    gateDirection: config.gateDirection ?? false,
     nonFinite: 'ignore',
   });
 }

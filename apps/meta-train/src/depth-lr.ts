@@ -5,7 +5,7 @@ import { trainTask } from './eval-task.js';
 import { SEEDS, SyntheticClassificationFamily } from './families.js';
 
 /** Adam learning rates the per-horizon best is taken over. */
-const ADAM_GRID = [1e-3, 3e-3, 1e-2, 3e-2];
+const ADAM_GRID = [1e-3, 3e-3, 1e-2, 3e-2, 1e-1];
 
 /** Geometric mean with losses floored at 1e-12 (a solved task reaches exactly 0) and non-finite ones counted as 10. */
 function geoMean(xs: number[]): number {
@@ -18,7 +18,8 @@ function geoMean(xs: number[]): number {
  * with the weights at each `--lrs` (default: the record's lr, /3, /10) and with Adam at the best of {@link ADAM_GRID}
  * PER HORIZON (an oracle), and prints the geometric-mean full-batch training loss at K, 2K and 4K.
  *
- * Options: `--weights NAME` (the recommended record), `--tasks N` (8), `--lrs a,b,c`.
+ * Options: `--weights NAME` (the recommended record), `--tasks N` (8), `--lrs a,b,c`, and `--depths a,b` /
+ * `--widths a,b` to replace the ood-size family's depths / widths (to see how the best lr moves with depth).
  */
 export function run(argv: string[]): void {
   const args = parseArgs(argv);
@@ -30,7 +31,9 @@ export function run(argv: string[]): void {
   const lrs = (args.get('lrs') ?? `${lr0},${lr0 / 3},${lr0 / 10}`).split(',').map(Number);
   const tasks = num(args, 'tasks', 8);
   const H = [recipe.K, 2 * recipe.K, 4 * recipe.K];
-  const family = new SyntheticClassificationFamily(recipe.oodSizeFamily);
+  const list = (key: string): number[] | undefined => args.get(key)?.split(',').map(Number);
+  const familyOptions = { ...recipe.oodSizeFamily, depths: list('depths') ?? recipe.oodSizeFamily.depths, widths: list('widths') ?? recipe.oodSizeFamily.widths };
+  const family = new SyntheticClassificationFamily(familyOptions);
   const rows = new Map<string, number[][]>();
   const add = (label: string, losses: number[]): void => {
     if (!rows.has(label)) rows.set(label, []);
@@ -48,7 +51,7 @@ export function run(argv: string[]): void {
   }
   process.stderr.write('\n');
   const lines = [
-    `Geometric-mean training loss on ${tasks} meta-validation tasks of ${describeFamily(recipe.oodSizeFamily)}`,
+    `Geometric-mean training loss on ${tasks} meta-validation tasks of ${describeFamily(familyOptions)}`,
     '',
     `| optimizer | H = ${H.join(' | H = ')} |`,
     `|---|${H.map(() => '---').join('|')}|`,

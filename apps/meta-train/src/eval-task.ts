@@ -33,6 +33,12 @@ export interface EvalJob {
   scoreSeeds: number[];
   /** Only run Adam over the grid on the tuning seed (meta-validation tuning of the global lr). */
   tuneOnly?: boolean;
+  /**
+   * The per-task-tuned baselines of an earlier evaluation of this same task (same seeds, K and grid): they are taken
+   * as they are instead of tuned and run again, and only the learned optimizer and adam-global (the cost reference)
+   * run. The task's name must match.
+   */
+  baselines?: Pick<EvalTaskResult, 'name' | 'losses' | 'testLosses' | 'tunedLr'>;
 }
 
 /** Per-horizon results of one optimizer on one task: final full-batch training loss per score seed. */
@@ -137,7 +143,7 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
   const losses: Record<string, number[][]> = {};
   const testLosses: Record<string, number[]> = {};
   const tunedLr: Record<string, number[]> = {};
-  const adamGrid = job.grid.map((lr) => trainTask(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
+  const adamGrid = job.baselines === undefined ? job.grid.map((lr) => trainTask(task, 'adam', lr, 4 * K, H, job.tuneSeed, null, job.config).train) : [];
   const result: EvalTaskResult = {
     split: job.split,
     name: task.name,
@@ -150,6 +156,7 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
     msPerStep: { learned: 0, adam: 0 },
   };
   if (job.tuneOnly) return result;
+  if (job.baselines !== undefined) return scoreAgainst(job, task, meta, result, job.baselines);
   const sgdGrid = job.grid.map((lr) => trainTask(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
   const cosGrid = H.map((h) => job.grid.map((lr) => trainTask(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
   tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
@@ -180,6 +187,36 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
       const c = trainTask(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.config);
       losses['adam-cosine']![i]!.push(c.train[0]!);
       testLosses['adam-cosine']![i]! += c.test[0]! / job.scoreSeeds.length;
+    });
+  }
+  result.msPerStep = { learned: msLearned / job.scoreSeeds.length, adam: msAdam / job.scoreSeeds.length };
+  return result;
+}
+
+/** The learned optimizer and adam-global on the score seeds, against baselines reused from an earlier evaluation. */
+function scoreAgainst(job: EvalJob, task: MLPClassificationTask, meta: Float64Array, result: EvalTaskResult, reused: NonNullable<EvalJob['baselines']>): EvalTaskResult {
+  if (reused.name !== task.name) throw new Error(`reused baselines are for task ${reused.name}, this job samples ${task.name}`);
+  const H = [job.K, 2 * job.K, 4 * job.K];
+  const copy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
+  Object.assign(result.losses, copy(reused.losses));
+  Object.assign(result.testLosses, copy(reused.testLosses));
+  Object.assign(result.tunedLr, copy(reused.tunedLr));
+  for (const name of ['learned', 'adam-global']) {
+    result.losses[name] = H.map(() => []);
+    result.testLosses[name] = H.map(() => 0);
+  }
+  let msLearned = 0;
+  let msAdam = 0;
+  for (const seed of job.scoreSeeds) {
+    const learned = trainTask(task, 'learned', job.lr, 4 * job.K, H, seed, meta, job.config);
+    const global = trainTask(task, 'adam', job.globalLr, 4 * job.K, H, seed, null, job.config);
+    msLearned += learned.ms;
+    msAdam += global.ms;
+    H.forEach((_, i) => {
+      result.losses['learned']![i]!.push(learned.train[i]!);
+      result.testLosses['learned']![i]! += learned.test[i]! / job.scoreSeeds.length;
+      result.losses['adam-global']![i]!.push(global.train[i]!);
+      result.testLosses['adam-global']![i]! += global.test[i]! / job.scoreSeeds.length;
     });
   }
   result.msPerStep = { learned: msLearned / job.scoreSeeds.length, adam: msAdam / job.scoreSeeds.length };

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { decodeWeights, divergences, resolveMLPConfig, geometricMeanRatio, median, validateWeightsRecord, winRate, type MLPFeatureSpec } from '@opt/learned';
 import { WorkerPool, defaultWorkerEntry } from '@opt/learned/node';
 import { num, parseArgs } from './args.js';
@@ -8,6 +8,7 @@ import { type TrainConfig, describeFamily, recipeFor } from './config.js';
 import { otherActivation } from './families.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
+import { loadBaselines } from './reuse.js';
 import { ProgressBar } from '@opt/app-kit';
 import { JOBS_MODULE, REPO_ROOT, writeWeights } from './train.js';
 
@@ -46,9 +47,13 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
  * `--validation` scores meta-validation tasks instead of the test tasks: what choosing between runs or checkpoints
  * may look at (it writes `<name>.validation.md/json` and leaves the record alone).
  *
+ * `--baselines-from FILE` takes the per-task-tuned baselines, and adam-global's lr, from an earlier evaluation's JSON
+ * of the same tasks (same split kind, K, grid and seeds) instead of tuning and running them again: they are
+ * deterministic, and they are 95% of the cost, so comparing candidates takes minutes instead of half an hour.
+ *
  * Options: `--weights FILE` (packages/learned/weights/mlp-hybrid-v1.json), `--tasks N` (40), `--workers N` (2),
  * `--out DIR` (packages/learned/evaluation), `--recipe NAME` (the families; default: the record name's recipe),
- * `--validation`.
+ * `--validation`, `--baselines-from FILE`.
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
@@ -69,6 +74,8 @@ export async function run(argv: string[]): Promise<void> {
   const recipe = recipeFor(record.name, args.get('recipe'));
   const families = { family: recipe.family, oodSizeFamily: recipe.oodSizeFamily };
   const base = { K, metaParams, lr: spec.lr, config, ...families, grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };
+  const reuseFile = args.get('baselines-from');
+  const reuse = reuseFile === undefined ? null : loadBaselines(resolve(reuseFile), { K, validation, tasks, scoreSeeds: base.scoreSeeds, grid: LR_GRID });
   const pool = workers > 0 ? new WorkerPool({ workers, entry: defaultWorkerEntry(), module: JOBS_MODULE, options: { kind: 'evaluate' } }) : null;
   const runAll = async (jobs: EvalJob[], label: string): Promise<EvalTaskResult[]> => {
     const bar = new ProgressBar(label, jobs.length);
@@ -87,17 +94,22 @@ export async function run(argv: string[]): Promise<void> {
   const started = Date.now();
   try {
     // 1. One Adam lr for all tasks, tuned on meta-validation tasks (unseen by meta-training and by the test splits).
-    const tuning = await runAll(
-      Array.from({ length: 16 }, (_, i) => ({ ...base, split: 'in-distribution' as const, familyIndex: 0, taskSeed: SEEDS.validation + i, globalLr: 0, tuneOnly: true })),
-      'validation',
-    );
-    const score = LR_GRID.map((_, g) => mean(tuning.map((r) => Math.log(Number.isFinite(r.adamGrid[0]![g]!) ? r.adamGrid[0]![g]! : 1e3))));
-    const globalLr = LR_GRID[score.indexOf(Math.min(...score))]!;
+    let globalLr: number;
+    if (reuse !== null) globalLr = reuse.globalLr;
+    else {
+      const tuning = await runAll(
+        Array.from({ length: 16 }, (_, i) => ({ ...base, split: 'in-distribution' as const, familyIndex: 0, taskSeed: SEEDS.validation + i, globalLr: 0, tuneOnly: true })),
+        'validation',
+      );
+      const score = LR_GRID.map((_, g) => mean(tuning.map((r) => Math.log(Number.isFinite(r.adamGrid[0]![g]!) ? r.adamGrid[0]![g]! : 1e3))));
+      globalLr = LR_GRID[score.indexOf(Math.min(...score))]!;
+    }
     // 2. The test splits.
     const jobs: EvalJob[] = [];
     for (const split of SPLITS) {
       for (let i = 0; i < tasks; i++) {
-        jobs.push({ ...base, split, familyIndex: split === 'ood-datasets' ? i % 3 : 0, taskSeed: taskSeed0 + i, globalLr });
+        const baselines = reuse?.tasks.find((t) => t.split === split && t.index === i)?.result;
+        jobs.push({ ...base, split, familyIndex: split === 'ood-datasets' ? i % 3 : 0, taskSeed: taskSeed0 + i, globalLr, ...(baselines === undefined ? {} : { baselines }) });
       }
     }
     const results = await runAll(jobs, 'evaluate');
@@ -136,11 +148,11 @@ export async function run(argv: string[]): Promise<void> {
       ratioInDistribution: median(results.filter((r) => r.split === 'in-distribution').map((r) => r.msPerStep.learned / r.msPerStep.adam)),
     };
     const minutes = (Date.now() - started) / 60000;
-    const json = { weights: record.name, gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
+    const json = { weights: record.name, ...(reuseFile === undefined ? {} : { baselinesFrom: relative(REPO_ROOT, resolve(reuseFile)) }), gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
     mkdirSync(outDir, { recursive: true });
     const stem = validation ? `${record.name}.validation` : record.name;
     writeFileSync(join(outDir, `${stem}.json`), JSON.stringify({ ...json, taskSeeds: validation ? 'validation' : 'test' }, null, 1) + '\n');
-    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe);
+    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, reuseFile === undefined ? null : relative(REPO_ROOT, resolve(reuseFile)));
     writeFileSync(join(outDir, `${stem}.md`), md);
     process.stdout.write(md);
     const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile;
@@ -178,11 +190,12 @@ function renderMarkdown(
   workers: number,
   validation: boolean,
   recipe: TrainConfig,
+  baselinesFrom: string | null,
 ): string {
   const lines = [
     `# ${validation ? 'Validation run' : 'Evaluation'} of \`${name}\``,
     '',
-    `Generated by \`node apps/meta-train/dist/main.js evaluate --weights packages/learned/weights/${name}.json --tasks ${tasks} --workers ${workers}${validation ? ' --validation' : ''}\` (${f(minutes, 1)} min). Meta-training horizon K = ${K}.`,
+    `Generated by \`node apps/meta-train/dist/main.js evaluate --weights packages/learned/weights/${name}.json --tasks ${tasks} --workers ${workers}${validation ? ' --validation' : ''}${baselinesFrom === null ? '' : ` --baselines-from ${baselinesFrom}`}\` (${f(minutes, 1)} min${baselinesFrom === null ? '' : '; the tuned baselines and their runs are those of that file'}). Meta-training horizon K = ${K}.`,
     validation
       ? `${tasks} META-VALIDATION tasks per split (seeds never used in meta-training or testing; for choosing between runs), 3 batch-order seeds each; the task's`
       : `${tasks} held-out tasks per split (task seeds never used in meta-training or validation), 3 batch-order seeds each; the task's`,
@@ -212,3 +225,4 @@ function renderMarkdown(
   );
   return lines.join('\n');
 }
+

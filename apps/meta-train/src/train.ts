@@ -7,6 +7,7 @@ import { ThreadEstimatePool, WorkerPool, defaultWorkerEntry, trainWithCheckpoint
 import { num, parseArgs } from './args.js';
 import { type TrainConfig, describeFamily, makeEstimator, makeFactory, recipeFor } from './config.js';
 import { SEEDS } from './families.js';
+import { warmStartParams } from './reuse.js';
 import { ProgressBar, lineChart } from '@opt/app-kit';
 
 /** The repository root (this file is `apps/meta-train/dist/train.js`). */
@@ -87,6 +88,7 @@ export async function run(argv: string[]): Promise<void> {
   const factory = makeFactory(config);
   const trainer = new MetaTrainer({
     factory,
+    ...(config.warmStart === undefined ? {} : { initialMetaParams: warmStartParams(config, factory.metaParamCount, REPO_ROOT) }),
     estimator: makeEstimator(config),
     metaOptimizer: { lr: config.metaLr },
     clipNorm: config.clipNorm,
@@ -161,6 +163,7 @@ export async function run(argv: string[]): Promise<void> {
     '',
     `- estimator: antithetic ES, ${config.pairs} pairs/meta-step, σ = ${config.sigma}, horizons log-uniform in [${config.horizon.join(', ')}] (K = ${config.K}), relative-loss floor ${config.lossFloor}`,
     `- family: ${describeFamily(config.family)}; base lr ${config.lr}, time scales [${config.timeScales.join(', ')}], step multiplier within e^±${config.maxLogMagnitude}`,
+    ...(config.warmStart === undefined ? [] : [`- fine-tune${warmNote(config)}`]),
     `- meta-optimizer: Adam lr ${config.metaLr}, meta-gradient clipped to norm ${config.clipNorm}`,
     `- meta-steps: ${trainer.metaStep}; wall time ${((Date.now() - started) / 60000).toFixed(1)} min this session (${workers} worker threads)`,
     `- meta-loss (25-step moving average): ${first.toFixed(4)} → ${last.toFixed(4)}`,
@@ -180,7 +183,7 @@ export async function run(argv: string[]): Promise<void> {
         trainedOn: { family: config.family, seeds: SEEDS.train, description: describeFamily(config.family) },
         horizon: config.K,
         metaSteps: trainer.metaStep,
-        estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')}, relative-loss floor ${config.lossFloor})`,
+        estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')}, relative-loss floor ${config.lossFloor})${warmNote(config)}`,
         seed: config.seed,
         command:
           `node apps/meta-train/dist/main.js train --name ${name} --meta-steps ${config.metaSteps} --seed ${config.seed} --workers ${workers}` +
@@ -196,6 +199,13 @@ export async function run(argv: string[]): Promise<void> {
     process.stderr.write(`wrote weights ${name} (${record.metaParamCount} meta-params)\n`);
   }
   process.stdout.write(report);
+}
+
+/** How a fine-tune started, for the report and the weights record ('' when it did not). */
+function warmNote(config: TrainConfig): string {
+  if (config.warmStart === undefined) return '';
+  const gamma = config.warmStart.depthExponent;
+  return `, warm start from ${config.warmStart.weights}${config.depthExponent && gamma !== undefined ? ` with depth exponent γ₀ = ${gamma}` : ''}`;
 }
 
 /** A path as the repository sees it, for the command recorded in a weights record. */

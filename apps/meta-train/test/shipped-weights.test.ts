@@ -22,6 +22,8 @@ describe('shipped mlp-hybrid weights', () => {
     expect(spec.maxLogMagnitude).toBe(recipe.maxLogMagnitude);
     expect(spec.tensorFeatures ?? false).toBe(recipe.tensorFeatures);
     expect(spec.maxDirection ?? null).toBe(recipe.maxDirection);
+    expect(spec.depthExponent ?? false).toBe(recipe.depthExponent);
+    expect(spec.gateDirection ?? false).toBe(recipe.gateDirection ?? false);
     expect(record.horizon).toBe(recipe.K);
     expect((record.trainedOn as { family: unknown }).family).toEqual(recipe.family);
     expect(record.command).toContain(name === 'mlp-hybrid-v1' ? 'train' : `--name ${name}`);

@@ -266,6 +266,34 @@ describe('MLPLearnedOptimizer', () => {
     for (const { adamStep, learnedStep } of firstSteps(factory, theta)) expect(learnedStep).toBeCloseTo(adamStep + 1e-2 * 0.1 * 2, 12);
   });
 
+  test('gateDirection measures d in units of the tensor\'s Adam step, so d stops moving parameters once the gradients vanish', () => {
+    const ungated = mlpLearnedOptimizerFactory({ lr: 1e-2 });
+    const gated = mlpLearnedOptimizerFactory({ lr: 1e-2, gateDirection: true });
+    expect(gated.metaParamCount).toBe(ungated.metaParamCount);
+    expect(gated.featureSpec.gateDirection).toBe(true);
+    // Untrained (d = 0): still Adam.
+    for (const { adamStep, learnedStep } of firstSteps(gated, gated.initialMetaParams())) expect(learnedStep).toBe(adamStep);
+    const theta = gated.initialMetaParams();
+    theta[theta.length - 2] = 1; // bias of d: d = 1 everywhere
+    const steps = firstSteps(gated, theta);
+    const rho = Math.sqrt(steps.reduce((a, { adamStep }) => a + (adamStep / 1e-2) ** 2, 0) / steps.length);
+    expect(rho).toBeGreaterThan(0.5);
+    for (const { adamStep, learnedStep } of steps) expect(learnedStep).toBeCloseTo(adamStep + 1e-2 * 0.1 * rho, 12);
+    // 20 steps with gradients, then 200 with none: the ungated d keeps moving every element by lr·β·d a step.
+    const drift = (factory: typeof gated): number => {
+      const params = makeParams(Float64Array);
+      const opt = factory.create(params, theta);
+      run(opt, params, 20);
+      for (const p of params) p.grad = new Float64Array(p.size);
+      for (let t = 0; t < 200; t++) opt.step();
+      const before = params[0]!.data.slice();
+      for (let t = 0; t < 10; t++) opt.step();
+      return Math.max(...Array.from(before, (x, i) => Math.abs(x - params[0]!.data[i]!)));
+    };
+    expect(drift(ungated)).toBeCloseTo(10 * 1e-2 * 0.1, 6);
+    expect(drift(gated)).toBeLessThan(1e-9);
+  });
+
   test('depthExponent scales the base lr by (L/2)^γ over the weight matrices, and γ = 0 is Adam', () => {
     const factory = mlpLearnedOptimizerFactory({ lr: 1e-2, depthExponent: true });
     expect(factory.metaParamCount).toBe(mlpMetaParamCount(DEFAULT_MLP_CONFIG) + 1);
@@ -315,6 +343,7 @@ describe('MLPLearnedOptimizer', () => {
     );
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record })).toThrow(/tensor_snr/);
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { maxDirection: -1 } })).toThrow(/config.maxDirection/);
+    expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { gateDirection: 1 as unknown as boolean } })).toThrow(/config.gateDirection/);
   });
 
   test('bad options throw typed errors naming the option', () => {

@@ -247,7 +247,9 @@ export function exportMlpStep(meta: Float64Array, config: MLPHybridConfig): Uint
   const d = config.maxDirection === null ? rawD : net.clip(rawD, -config.maxDirection, config.maxDirection);
   const s = net.col(out, 1);
   const mu = net.op('Exp', net.clip(mul(net.c(config.magnitudeScale), s), -config.maxLogMagnitude, config.maxLogMagnitude));
-  const pOut = net.op('Sub', p, add(mul(mu, adamStep), mul(mul(mu, lrBeta), d)));
+  // With gateDirection the direction is in units of the tensor's Adam step: lr·β times the RMS of m̂/(√v̂ + eps).
+  const directionStep = config.gateDirection ? mul(lrBeta, net.op('Sqrt', ms2(dir))) : lrBeta;
+  const pOut = net.op('Sub', p, add(mul(mu, adamStep), mul(mul(mu, directionStep), d)));
   net.output(pOut, 'param_out', ['n']);
   net.output(m, 'exp_avg_out', ['n']);
   net.output(v, 'exp_avg_sq_out', ['n']);

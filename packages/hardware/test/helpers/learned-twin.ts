@@ -19,7 +19,7 @@ import { LearnedOptimizerRunner, type RunnableLearnedOptimizer } from '../../src
 import type { LstmCellOp } from '../../src/learned/networks.js';
 
 /** Which optimizer the twin run uses. */
-export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'mlp-depth' | 'lstm-pure' | 'lstm-adam' | 'transformer';
+export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'mlp-depth' | 'mlp-gate' | 'lstm-pure' | 'lstm-adam' | 'transformer';
 
 /** Arguments of {@link run}. */
 export interface LearnedTwinArgs {
@@ -57,6 +57,14 @@ function make(kind: LearnedCase, params: Parameter[]): RunnableLearnedOptimizer 
       const rng = new Rng(6);
       const meta = Float64Array.from({ length: factory.metaParamCount }, () => rng.normal(0, 0.3));
       meta[meta.length - 1] = -0.7;
+      return factory.create(params, meta);
+    }
+    case 'mlp-gate': {
+      // The direction gated by the tensor's Adam-step RMS, on top of a depth exponent: every meta-parameter non-zero.
+      const factory = mlpLearnedOptimizerFactory({ depthExponent: true, gateDirection: true, lr: 1e-2 });
+      const rng = new Rng(7);
+      const meta = Float64Array.from({ length: factory.metaParamCount }, () => rng.normal(0, 0.3));
+      meta[meta.length - 1] = -0.5;
       return factory.create(params, meta);
     }
     case 'mlp-tensor': {

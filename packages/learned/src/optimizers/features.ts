@@ -103,6 +103,11 @@ export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, ti
  * computed in the same order as `adamUpdate` and `1·x + 0 = x` exactly.
  * With `maxDirection` finite, d is clamped to `±maxDirection` first, so the
  * learned direction can never outgrow a bounded multiple of an Adam-sized step.
+ * With `gateDirection`, the direction term is multiplied by the tensor's RMS of
+ * Adam's direction `â`: d is then measured in units of the tensor's own Adam
+ * step, so it fades with Adam's step once the gradients vanish (the features
+ * are scale-free and stay O(1) when they do, so an ungated d keeps moving
+ * parameters of a converged network by `lr·β·d` per step).
  *
  * With `numTensor = 3`, the per-tensor features ({@link MLP_TENSOR_FEATURE_NAMES})
  * measured in pass 1 are folded into `bias1` before pass 2.
@@ -136,6 +141,7 @@ export function foldTimeBias(meta: Float64Array, h1: number, numTime: number, ti
  * @param alpha - scale α of the log step magnitude.
  * @param maxLog - clamp bound of α·s.
  * @param maxDirection - clamp bound of d (`Infinity`: unbounded).
+ * @param gateDirection - scale the direction term by the tensor's RMS of `â`.
  * @param featuresOut - when not null, receives the normalised features row-major `[n × 8]` (inspection).
  */
 export function mlpHybridUpdate(
@@ -165,6 +171,7 @@ export function mlpHybridUpdate(
   alpha: number,
   maxLog: number,
   maxDirection: number,
+  gateDirection: boolean,
   featuresOut: Float64Array | null,
 ): void {
   const n = p.length;
@@ -209,6 +216,7 @@ export function mlpHybridUpdate(
   // The rms feature is √v̂ = √v/√(1 − β2^t): its mean square is mean(v)/(1 − β2^t).
   const rv = 1 / Math.sqrt(sv / n / (sqrtBc2 * sqrtBc2) + MEAN_SQUARE_EPS);
   const rd = 1 / Math.sqrt(sd / n + MEAN_SQUARE_EPS);
+  const directionStep = gateDirection ? lrBeta * Math.sqrt(sd / n) : lrBeta;
   const stride = NUM_ELEMENT_FEATURES + numTime + numTensor;
   if (numTensor > 0) {
     // RMS(momentum) / RMS(√v̂) per tensor (rv is 1/RMS(√v̂)); an all-zero tensor gives 0, not NaN.
@@ -286,6 +294,6 @@ export function mlpHybridUpdate(
     // (a NaN update is what HybridOptimizer's fallback looks for).
     ls = ls > maxLog ? maxLog : ls < -maxLog ? -maxLog : ls;
     const mu = Math.exp(ls);
-    p[i] = pi - (mu * adamStep + mu * lrBeta * d);
+    p[i] = pi - (mu * adamStep + mu * directionStep * d);
   }
 }

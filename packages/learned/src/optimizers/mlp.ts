@@ -51,6 +51,13 @@ export interface MLPHybridConfig {
    * smaller steps. Default false.
    */
   depthExponent: boolean;
+  /**
+   * Measure the learned direction d in units of the tensor's Adam step: the direction term is multiplied by the
+   * tensor's RMS of `m̂/(√v̂ + eps)`. The features are scale-free, so once a network has converged and its gradients
+   * vanish they stay O(1), and an ungated d keeps moving every parameter by `lr·β·d` a step until the loss blows up
+   * again (what ended `mlp-hybrid-v8`'s late divergences); gated, d fades with Adam's own step. Default false.
+   */
+  gateDirection: boolean;
 }
 
 /** A weights record's `featureSpec` for {@link MLPLearnedOptimizer}: the config plus the feature names. */
@@ -72,6 +79,7 @@ export const DEFAULT_MLP_CONFIG: Readonly<MLPHybridConfig> = Object.freeze({
   tensorFeatures: false,
   maxDirection: null,
   depthExponent: false,
+  gateDirection: false,
 });
 
 /** Hyper-parameters of {@link MLPLearnedOptimizer} (per group, like Adam's). */
@@ -99,7 +107,7 @@ export interface MLPLearnedOptimizerState {
 /** Construction settings of {@link MLPLearnedOptimizer} beyond the group options. */
 export interface MLPLearnedOptimizerSettings extends OptimizerSettings, LearnedCreateOptions {
   /**
-   * The meta-parameters: a shipped name (`'mlp-hybrid-v3'`, recommended, or `'mlp-hybrid-v1'`; see
+   * The meta-parameters: a shipped name (`'mlp-hybrid-v9'`, recommended; `'mlp-hybrid-v3'` or `'mlp-hybrid-v1'`; see
    * `availableWeights()`), `'untrained'` (exactly Adam), a weights record, or a
    * raw vector (held by reference: changing it changes the next step).
    */
@@ -128,6 +136,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
   if (typeof c.tensorFeatures !== 'boolean') throw new InvalidOptionError('config.tensorFeatures', c.tensorFeatures, 'true or false', where);
   if (c.maxDirection !== null) checkPositive(where, 'config.maxDirection', c.maxDirection);
   if (typeof c.depthExponent !== 'boolean') throw new InvalidOptionError('config.depthExponent', c.depthExponent, 'true or false', where);
+  if (typeof c.gateDirection !== 'boolean') throw new InvalidOptionError('config.gateDirection', c.gateDirection, 'true or false', where);
   return {
     hidden: [c.hidden[0], c.hidden[1]],
     timeScales: [...c.timeScales],
@@ -138,6 +147,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
     tensorFeatures: c.tensorFeatures,
     maxDirection: c.maxDirection,
     depthExponent: c.depthExponent,
+    gateDirection: c.gateDirection,
   };
 }
 
@@ -220,8 +230,10 @@ function configFromRecord(record: WeightsRecord, where: string): { config: MLPHy
  * a log magnitude s, and
  *
  * ```
- * p ← p − lr0 · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·clamp(d, ±maxDirection))
+ * p ← p − lr0 · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·ρ·clamp(d, ±maxDirection))
  * ```
+ *
+ * (ρ = 1, or with `gateDirection` the tensor's RMS of m̂/(√v̂ + eps)).
  *
  * The last layer starts at zero, so the untrained optimizer is EXACTLY
  * Adam(lr0, betas, eps, weightDecay), bias correction included; meta-training
@@ -377,6 +389,7 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
         config.magnitudeScale,
         config.maxLogMagnitude,
         maxDirection,
+        config.gateDirection,
         featuresOut,
       );
     }

@@ -590,7 +590,7 @@ export class TransformerLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOp
         p.data, g, s.exp_avg, s.exp_avg_sq, s.exp_avg_fast, s.exp_avg_slow, meta, h1, h2, numTime, numTensor, this.bias1, this.hid1,
         (scale * lr) / bc1, Math.sqrt(1 - beta2 ** t), 1 / bc1, scale * lr * config.directionScale * gain,
         beta1, beta2, config.momentumDecays[0], config.momentumDecays[1], eps, weightDecay, config.magnitudeScale, config.maxLogMagnitude,
-        config.maxDirection ?? Infinity, null,
+        config.maxDirection ?? Infinity, config.gateDirection, null,
       );
     }
   }

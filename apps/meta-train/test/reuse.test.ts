@@ -1,0 +1,73 @@
+import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { decodeWeights, getWeightsRecord } from '@opt/learned';
+import { V3_CONFIG, V7_CONFIG, V9_CONFIG, makeFactory } from '../src/config';
+import { loadBaselines, warmStartParams } from '../src/reuse';
+
+const REPO_ROOT = resolve(__dirname, '../../..');
+
+describe('fine-tune warm starts', () => {
+  test('v7 starts from the shipped v3 weights with the depth exponent appended at its starting value', () => {
+    const count = makeFactory(V7_CONFIG).metaParamCount;
+    const start = warmStartParams(V7_CONFIG, count, REPO_ROOT);
+    const v3 = decodeWeights(getWeightsRecord('mlp-hybrid-v3')!);
+    expect(start.length).toBe(v3.length + 1);
+    expect(Array.from(start.subarray(0, v3.length))).toEqual(Array.from(v3));
+    expect(start[count - 1]).toBe(-1.5);
+  });
+
+  test('v9 starts from the unshipped v8 record kept with its run, unchanged', () => {
+    const count = makeFactory(V9_CONFIG).metaParamCount;
+    const start = warmStartParams(V9_CONFIG, count, REPO_ROOT);
+    const v8 = decodeWeights(JSON.parse(readFileSync(join(REPO_ROOT, 'apps/meta-train/runs/mlp-hybrid-v8/weights.json'), 'utf8')));
+    expect(Array.from(start)).toEqual(Array.from(v8));
+  });
+
+  test('a warm start whose network does not line up with the recipe is refused', () => {
+    const config = { ...V3_CONFIG, hidden: [16, 16] as [number, number], warmStart: { weights: 'mlp-hybrid-v3' } };
+    expect(() => warmStartParams(config, makeFactory(config).metaParamCount, REPO_ROOT)).toThrow(/meta-parameters/);
+  });
+});
+
+describe('--baselines-from', () => {
+  const prior = {
+    K: 120,
+    grid: [1e-3, 1e-2],
+    globalLr: 0.01,
+    tasksPerSplit: 2,
+    scoreSeeds: [1, 2, 3],
+    taskSeeds: 'validation',
+    tasks: ['in-distribution', 'in-distribution', 'ood-size', 'ood-size'].map((split, i) => ({
+      split,
+      name: `task-${i}`,
+      losses: { adam: [[i]] },
+      testLosses: { adam: [i] },
+      tunedLr: { adam: [1e-2] },
+    })),
+  };
+  const file = join(mkdtempSync(join(tmpdir(), 'reuse-')), 'prior.json');
+  writeFileSync(file, JSON.stringify(prior));
+  const expected = { K: 120, validation: true, tasks: 2, scoreSeeds: [1, 2, 3], grid: [1e-3, 1e-2] };
+
+  test('indexes the earlier tasks by split and position, and keeps its adam-global lr', () => {
+    const reuse = loadBaselines(file, expected);
+    expect(reuse.globalLr).toBe(0.01);
+    expect(reuse.tasks.map((t) => `${t.split}#${t.index}:${t.result.name}`)).toEqual([
+      'in-distribution#0:task-0',
+      'in-distribution#1:task-1',
+      'ood-size#0:task-2',
+      'ood-size#1:task-3',
+    ]);
+  });
+
+  test.each([
+    ['another K', { K: 100 }, /K 120 vs 100/],
+    ['test tasks instead of validation ones', { validation: false }, /validation tasks, this run scores test tasks/],
+    ['another lr grid', { grid: [1e-3] }, /another lr grid/],
+    ['other score seeds', { scoreSeeds: [1] }, /other score seeds/],
+    ['more tasks than it has', { tasks: 3 }, /2 tasks per split, this run needs 3/],
+  ])('refuses an evaluation with %s', (_what, change, message) => {
+    expect(() => loadBaselines(file, { ...expected, ...change })).toThrow(message);
+  });
+});
