@@ -115,11 +115,12 @@ export const V4_CONFIG: TrainConfig = { ...V3_CONFIG, tensorFeatures: true, maxD
 export const V6_CONFIG: TrainConfig = { ...V3_CONFIG, depthExponent: true };
 
 /**
- * `mlp-hybrid-v7` (trained, NOT shipped: v8 and v9 are its continuations): v3 fine-tuned with a depth exponent that starts where the data put it. A sweep of v3's base lr on
- * meta-validation nets of 1–4 hidden layers (`evaluation/mlp-hybrid-v3.depth-sweep.md`) found its best lr falling
- * about as `(L/2)^−1.5` (0.03 at 1 hidden layer, 0.015 at 2, ≈0.01 at 3, ≤0.0075 at 4): v6 learned γ from 0 and
- * stopped at −0.16, because ES with σ = 0.02 moves γ slowly and 1- and 2-layer nets alone give a weak signal. So γ
- * starts at −1.5 and ES refines it together with the rest of v3 on v3's own family, for 400 meta-steps.
+ * `mlp-hybrid-v7` (trained, NOT shipped: v8 and v9 are its continuations): v3 fine-tuned with a depth exponent that
+ * starts where the data put it. A sweep of v3's base lr on meta-validation nets of 1–4 hidden layers
+ * (`evaluation/mlp-hybrid-v3.depth-sweep.md`) found its best lr falling about as `(L/2)^−1.5` (0.03 at 1 hidden
+ * layer, 0.015 at 2, ≈0.01 at 3, ≤0.0075 at 4): v6 learned γ from 0 and stopped at −0.16, because ES with σ = 0.02
+ * moves γ slowly and 1- and 2-layer nets alone give a weak signal. So γ starts at −1.5 and ES refines it together with
+ * the rest of v3 on v3's own family, for 400 meta-steps.
  */
 export const V7_CONFIG: TrainConfig = { ...V6_CONFIG, metaSteps: 400, warmStart: { weights: 'mlp-hybrid-v3', depthExponent: -1.5 } };
 

@@ -132,7 +132,10 @@ export function trainTask(
 
 const argmin = (xs: number[]): number => xs.reduce((best, x, i) => (Number.isFinite(x) && (!(Number.isFinite(xs[best]!)) || x < xs[best]!) ? i : best), 0);
 
-/** Evaluate one held-out task: tune the baselines on the tuning seed, then score everything on the score seeds. */
+/**
+ * Evaluate one held-out task: tune the baselines on the tuning seed (or take them from `job.baselines`), then score
+ * everything on the score seeds.
+ */
 export function evaluateTask(job: EvalJob): EvalTaskResult {
   const task = family(job).sample(job.taskSeed);
   const K = job.K;
@@ -156,51 +159,43 @@ export function evaluateTask(job: EvalJob): EvalTaskResult {
     msPerStep: { learned: 0, adam: 0 },
   };
   if (job.tuneOnly) return result;
-  if (job.baselines !== undefined) return scoreAgainst(job, task, meta, result, job.baselines);
-  const sgdGrid = job.grid.map((lr) => trainTask(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
-  const cosGrid = H.map((h) => job.grid.map((lr) => trainTask(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
-  tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
-  tunedLr['sgdm'] = H.map((_, h) => job.grid[argmin(sgdGrid.map((r) => r[h]!))]!);
-  tunedLr['adam-cosine'] = H.map((_, h) => job.grid[argmin(cosGrid[h]!)]!);
-  tunedLr['adam-global'] = H.map(() => job.globalLr);
-  for (const name of ['adam', 'sgdm', 'adam-cosine', 'adam-global', 'learned']) {
-    losses[name] = H.map(() => []);
-    testLosses[name] = H.map(() => 0);
+  if (job.baselines !== undefined) {
+    if (job.baselines.name !== task.name) throw new Error(`reused baselines are for task ${job.baselines.name}, this job samples ${task.name}`);
+    // Shallow copies: scoreLearned below replaces the learned and adam-global entries, it never mutates the others.
+    Object.assign(losses, job.baselines.losses);
+    Object.assign(testLosses, job.baselines.testLosses);
+    Object.assign(tunedLr, job.baselines.tunedLr);
+  } else {
+    const sgdGrid = job.grid.map((lr) => trainTask(task, 'sgdm', lr, 4 * K, H, job.tuneSeed, null, job.config).train);
+    const cosGrid = H.map((h) => job.grid.map((lr) => trainTask(task, 'adam-cosine', lr, h, [h], job.tuneSeed, null, job.config).train[0]!));
+    tunedLr['adam'] = H.map((_, h) => job.grid[argmin(adamGrid.map((r) => r[h]!))]!);
+    tunedLr['sgdm'] = H.map((_, h) => job.grid[argmin(sgdGrid.map((r) => r[h]!))]!);
+    tunedLr['adam-cosine'] = H.map((_, h) => job.grid[argmin(cosGrid[h]!)]!);
+    for (const name of ['adam', 'sgdm', 'adam-cosine']) {
+      losses[name] = H.map(() => []);
+      testLosses[name] = H.map(() => 0);
+    }
+    for (const seed of job.scoreSeeds) {
+      H.forEach((h, i) => {
+        for (const name of ['adam', 'sgdm', 'adam-cosine'] as const) {
+          const r = trainTask(task, name, tunedLr[name]![i]!, h, [h], seed, null, job.config);
+          losses[name]![i]!.push(r.train[0]!);
+          testLosses[name]![i]! += r.test[0]! / job.scoreSeeds.length;
+        }
+      });
+    }
   }
-  let msLearned = 0;
-  let msAdam = 0;
-  for (const seed of job.scoreSeeds) {
-    const learned = trainTask(task, 'learned', job.lr, 4 * K, H, seed, meta, job.config);
-    msLearned += learned.ms;
-    const global = trainTask(task, 'adam', job.globalLr, 4 * K, H, seed, null, job.config);
-    msAdam += global.ms;
-    H.forEach((h, i) => {
-      losses['learned']![i]!.push(learned.train[i]!);
-      testLosses['learned']![i]! += learned.test[i]! / job.scoreSeeds.length;
-      losses['adam-global']![i]!.push(global.train[i]!);
-      testLosses['adam-global']![i]! += global.test[i]! / job.scoreSeeds.length;
-      for (const [name, kind] of [['adam', 'adam'], ['sgdm', 'sgdm']] as const) {
-        const r = trainTask(task, kind, tunedLr[name]![i]!, h, [h], seed, null, job.config);
-        losses[name]![i]!.push(r.train[0]!);
-        testLosses[name]![i]! += r.test[0]! / job.scoreSeeds.length;
-      }
-      const c = trainTask(task, 'adam-cosine', tunedLr['adam-cosine']![i]!, h, [h], seed, null, job.config);
-      losses['adam-cosine']![i]!.push(c.train[0]!);
-      testLosses['adam-cosine']![i]! += c.test[0]! / job.scoreSeeds.length;
-    });
-  }
-  result.msPerStep = { learned: msLearned / job.scoreSeeds.length, adam: msAdam / job.scoreSeeds.length };
+  scoreLearned(job, task, meta, result);
   return result;
 }
 
-/** The learned optimizer and adam-global on the score seeds, against baselines reused from an earlier evaluation. */
-function scoreAgainst(job: EvalJob, task: MLPClassificationTask, meta: Float64Array, result: EvalTaskResult, reused: NonNullable<EvalJob['baselines']>): EvalTaskResult {
-  if (reused.name !== task.name) throw new Error(`reused baselines are for task ${reused.name}, this job samples ${task.name}`);
+/**
+ * The learned optimizer and adam-global (Adam at the one validation-tuned lr, also the step-cost reference) on the
+ * score seeds, each run once to 4K and read at K, 2K and 4K.
+ */
+function scoreLearned(job: EvalJob, task: MLPClassificationTask, meta: Float64Array, result: EvalTaskResult): void {
   const H = [job.K, 2 * job.K, 4 * job.K];
-  const copy = <T>(x: T): T => JSON.parse(JSON.stringify(x)) as T;
-  Object.assign(result.losses, copy(reused.losses));
-  Object.assign(result.testLosses, copy(reused.testLosses));
-  Object.assign(result.tunedLr, copy(reused.tunedLr));
+  result.tunedLr['adam-global'] = H.map(() => job.globalLr);
   for (const name of ['learned', 'adam-global']) {
     result.losses[name] = H.map(() => []);
     result.testLosses[name] = H.map(() => 0);
@@ -220,5 +215,4 @@ function scoreAgainst(job: EvalJob, task: MLPClassificationTask, meta: Float64Ar
     });
   }
   result.msPerStep = { learned: msLearned / job.scoreSeeds.length, adam: msAdam / job.scoreSeeds.length };
-  return result;
 }

@@ -1,5 +1,5 @@
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { join, relative, resolve } from 'node:path';
+import { join, resolve } from 'node:path';
 import { decodeWeights, divergences, resolveMLPConfig, geometricMeanRatio, median, validateWeightsRecord, winRate, type MLPFeatureSpec } from '@opt/learned';
 import { WorkerPool, defaultWorkerEntry } from '@opt/learned/node';
 import { num, parseArgs } from './args.js';
@@ -10,7 +10,7 @@ import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
 import { loadBaselines } from './reuse.js';
 import { ProgressBar } from '@opt/app-kit';
-import { JOBS_MODULE, REPO_ROOT, writeWeights } from './train.js';
+import { JOBS_MODULE, REPO_ROOT, relativeToRepo, writeWeights } from './train.js';
 
 /** Adam / SGD-momentum learning-rate grid: half decades from 1e-4 to 1. */
 export const LR_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1];
@@ -76,6 +76,7 @@ export async function run(argv: string[]): Promise<void> {
   const base = { K, metaParams, lr: spec.lr, config, ...families, grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };
   const reuseFile = args.get('baselines-from');
   const reuse = reuseFile === undefined ? null : loadBaselines(resolve(reuseFile), { K, validation, tasks, scoreSeeds: base.scoreSeeds, grid: LR_GRID });
+  const baselinesFrom = reuseFile === undefined ? null : relativeToRepo(reuseFile);
   const pool = workers > 0 ? new WorkerPool({ workers, entry: defaultWorkerEntry(), module: JOBS_MODULE, options: { kind: 'evaluate' } }) : null;
   const runAll = async (jobs: EvalJob[], label: string): Promise<EvalTaskResult[]> => {
     const bar = new ProgressBar(label, jobs.length);
@@ -148,11 +149,11 @@ export async function run(argv: string[]): Promise<void> {
       ratioInDistribution: median(results.filter((r) => r.split === 'in-distribution').map((r) => r.msPerStep.learned / r.msPerStep.adam)),
     };
     const minutes = (Date.now() - started) / 60000;
-    const json = { weights: record.name, ...(reuseFile === undefined ? {} : { baselinesFrom: relative(REPO_ROOT, resolve(reuseFile)) }), gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
+    const json = { weights: record.name, ...(baselinesFrom === null ? {} : { baselinesFrom }), gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
     mkdirSync(outDir, { recursive: true });
     const stem = validation ? `${record.name}.validation` : record.name;
     writeFileSync(join(outDir, `${stem}.json`), JSON.stringify({ ...json, taskSeeds: validation ? 'validation' : 'test' }, null, 1) + '\n');
-    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, reuseFile === undefined ? null : relative(REPO_ROOT, resolve(reuseFile)));
+    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, baselinesFrom);
     writeFileSync(join(outDir, `${stem}.md`), md);
     process.stdout.write(md);
     const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile;
@@ -225,4 +226,3 @@ function renderMarkdown(
   );
   return lines.join('\n');
 }
-

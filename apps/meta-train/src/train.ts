@@ -209,7 +209,7 @@ function warmNote(config: TrainConfig): string {
 }
 
 /** A path as the repository sees it, for the command recorded in a weights record. */
-function relativeToRepo(path: string): string {
+export function relativeToRepo(path: string): string {
   const abs = resolve(path);
   return abs.startsWith(REPO_ROOT + '/') ? abs.slice(REPO_ROOT.length + 1) : abs;
 }

@@ -9,6 +9,7 @@ import {
   NUM_ELEMENT_FEATURES,
   NUM_TENSOR_FEATURES,
   UnknownWeightsError,
+  type WeightsRecord,
   encodeWeights,
   mlpFeatureSpec,
   mlpLearnedOptimizerFactory,
@@ -69,6 +70,29 @@ function firstSteps(factory: ReturnType<typeof mlpLearnedOptimizerFactory>, thet
   adam.step();
   opt.step();
   return Array.from(p0[0]!.data, (x, i) => ({ adamStep: x - a[0]!.data[i]!, learnedStep: x - b[0]!.data[i]! }));
+}
+
+/** A float64 weights record with placeholder provenance: only its name, architecture, featureSpec and values matter here. */
+function testRecord(name: string, arch: string, meta: Float64Array, featureSpec: unknown): WeightsRecord {
+  return encodeWeights(
+    meta,
+    {
+      name,
+      version: 1,
+      arch,
+      featureSpec,
+      trainedOn: null,
+      horizon: 10,
+      metaSteps: 0,
+      estimator: 'none',
+      seed: 0,
+      command: 'test',
+      gitCommit: 'none',
+      createdAt: '2026-01-01T00:00:00Z',
+      evalSummary: null,
+    },
+    'float64',
+  );
 }
 
 /** Equal to within a few ulps: Adam's kernel multiplies by 1/sqrt(bc2) where the MLP divides (operation order differs). */
@@ -201,25 +225,7 @@ describe('MLPLearnedOptimizer', () => {
     const config = { ...DEFAULT_MLP_CONFIG, hidden: [4, 6] as [number, number] };
     const factory = mlpLearnedOptimizerFactory({ ...config, lr: 0.05 });
     const theta = randomMeta(factory.metaParamCount);
-    const record = encodeWeights(
-      theta,
-      {
-        name: 'test-record',
-        version: 1,
-        arch: factory.arch,
-        featureSpec: mlpFeatureSpec(factory.config, 0.05),
-        trainedOn: { family: 'none' },
-        horizon: 10,
-        metaSteps: 0,
-        estimator: 'none',
-        seed: 0,
-        command: 'test',
-        gitCommit: 'none',
-        createdAt: '2026-01-01T00:00:00Z',
-        evalSummary: null,
-      },
-      'float64',
-    );
+    const record = testRecord('test-record', factory.arch, theta, mlpFeatureSpec(factory.config, 0.05));
     const opt = new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record });
     expect(opt.config.hidden).toEqual([4, 6]);
     expect(opt.paramGroups[0]!.lr).toBe(0.05);
@@ -322,25 +328,7 @@ describe('MLPLearnedOptimizer', () => {
 
   test('a record whose feature list does not match its config is refused', () => {
     const factory = mlpLearnedOptimizerFactory({ tensorFeatures: true });
-    const record = encodeWeights(
-      factory.initialMetaParams(),
-      {
-        name: 'bad-features',
-        version: 1,
-        arch: factory.arch,
-        featureSpec: { ...factory.featureSpec, features: [...MLP_FEATURE_NAMES] },
-        trainedOn: null,
-        horizon: 10,
-        metaSteps: 0,
-        estimator: 'none',
-        seed: 0,
-        command: 'test',
-        gitCommit: 'none',
-        createdAt: '2026-01-01T00:00:00Z',
-        evalSummary: null,
-      },
-      'float64',
-    );
+    const record = testRecord('bad-features', factory.arch, factory.initialMetaParams(), { ...factory.featureSpec, features: [...MLP_FEATURE_NAMES] });
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record })).toThrow(/tensor_snr/);
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { maxDirection: -1 } })).toThrow(/config.maxDirection/);
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { gateDirection: 1 as unknown as boolean } })).toThrow(/config.gateDirection/);
