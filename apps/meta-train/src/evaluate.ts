@@ -42,7 +42,8 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
  * iris, Fashion-MNIST 8×8) at the training sizes; `--tasks` (40) per split, 3 batch-order seeds each, horizons K, 2K,
  * 4K. Baselines tuned per task on a separate tuning seed over {@link LR_GRID}: Adam, Adam + cosine decay,
  * SGD-momentum 0.9; plus Adam with one lr tuned over 16 meta-validation tasks. Writes
- * `packages/learned/evaluation/<name>.md` and `<name>.json`, and the headline numbers into the shipped record.
+ * `packages/learned/evaluation/<name>.md` and `<name>.json`, and the headline numbers into the shipped record (only
+ * there: a run written to another `--out`, such as a short check, leaves the record alone).
  *
  * `--validation` scores meta-validation tasks instead of the test tasks: what choosing between runs or checkpoints
  * may look at (it writes `<name>.validation.md/json` and leaves the record alone).
@@ -60,7 +61,8 @@ export async function run(argv: string[]): Promise<void> {
   const tasks = num(args, 'tasks', 40);
   const workers = num(args, 'workers', 2);
   const weightsFile = resolve(args.get('weights') ?? join(REPO_ROOT, 'packages/learned/weights/mlp-hybrid-v1.json'));
-  const outDir = resolve(args.get('out') ?? join(REPO_ROOT, 'packages/learned/evaluation'));
+  const defaultOut = join(REPO_ROOT, 'packages/learned/evaluation');
+  const outDir = resolve(args.get('out') ?? defaultOut);
   const validation = args.get('validation') === 'true';
   // Validation tasks sit above the 16 used to tune adam-global; test tasks are SEEDS.test + i.
   const taskSeed0 = validation ? SEEDS.validation + 1000 : SEEDS.test;
@@ -156,7 +158,7 @@ export async function run(argv: string[]): Promise<void> {
     const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, baselinesFrom);
     writeFileSync(join(outDir, `${stem}.md`), md);
     process.stdout.write(md);
-    const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile;
+    const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile && outDir === resolve(defaultOut);
     if (shipped && !validation) {
       // The shipped record carries its own headline numbers (in distribution and out, vs tuned Adam + cosine).
       const pick = (split: SplitName, hi: number): SplitSummary => summaries.find((s) => s.split === split && s.horizon === horizons[hi] && s.baseline === 'adam-cosine')!;

@@ -12,7 +12,7 @@ describe('shipped mlp-hybrid weights', () => {
     for (const name of shippedMlp) expect(Object.keys(RECIPES)).toContain(name);
   });
 
-  test.each(shippedMlp)('%s carries the architecture, base lr, family and horizon of the recipe that trained it', (name) => {
+  test.each(shippedMlp)('%s carries the architecture, base lr, family and horizon of the recipe that trained it, and a full evaluation summary', (name) => {
     const record = getWeightsRecord(name)!;
     const recipe = recipeFor(name);
     const spec = record.featureSpec as MLPFeatureSpec;
@@ -28,6 +28,8 @@ describe('shipped mlp-hybrid weights', () => {
     expect((record.trainedOn as { family: unknown }).family).toEqual(recipe.family);
     expect(record.command).toContain(name === 'mlp-hybrid-v1' ? 'train' : `--name ${name}`);
     expect(record.evalSummary).not.toBeNull();
+    // The issue's protocol: at least 40 held-out tasks per split (a short check must not overwrite the summary).
+    expect((record.evalSummary as { tasksPerSplit: number }).tasksPerSplit).toBeGreaterThanOrEqual(40);
   });
 
   test('the recommended weights train unseen tasks of their family further than their untrained self, Adam(lr0)', () => {

@@ -75,133 +75,133 @@ export const weights: WeightsRecord = {
   "createdAt": "2026-11-23T21:27:05.413Z",
   "evalSummary": {
     "baseline": "per-task-tuned Adam + cosine decay",
-    "tasksPerSplit": 2,
-    "stepCostVsAdam": 2.3250009745854534,
+    "tasksPerSplit": 40,
+    "stepCostVsAdam": 2.136507587862792,
     "in-distribution": [
       {
         "horizon": 120,
-        "winRate": 1,
+        "winRate": 0.7500000000000002,
         "ci": [
-          1,
-          1
+          0.65,
+          0.8416666666666668
         ],
-        "geoMeanRatio": 0.6154686386072947,
+        "geoMeanRatio": 0.18035703326952168,
         "divergences": 0
       },
       {
         "horizon": 240,
-        "winRate": 1,
+        "winRate": 0.75,
         "ci": [
-          1,
-          1
+          0.6333333333333333,
+          0.8500000000000002
         ],
-        "geoMeanRatio": 0.351939204702313,
+        "geoMeanRatio": 0.21299386520855798,
         "divergences": 0
       },
       {
         "horizon": 480,
-        "winRate": 0.8333333333333333,
+        "winRate": 0.7666666666666668,
         "ci": [
-          0.6666666666666666,
-          1
+          0.65,
+          0.8749999999999998
         ],
-        "geoMeanRatio": 0.36087902121752347,
+        "geoMeanRatio": 0.2775376957983188,
         "divergences": 0
       }
     ],
     "ood-size": [
       {
         "horizon": 120,
-        "winRate": 1,
+        "winRate": 0.8166666666666668,
         "ci": [
-          1,
-          1
+          0.7250000000000001,
+          0.8999999999999998
         ],
-        "geoMeanRatio": 0.33345284892718463,
+        "geoMeanRatio": 0.20179726498412198,
         "divergences": 0
       },
       {
         "horizon": 240,
-        "winRate": 0.8333333333333333,
+        "winRate": 0.8916666666666666,
         "ci": [
-          0.6666666666666666,
-          1
+          0.8250000000000002,
+          0.9416666666666668
         ],
-        "geoMeanRatio": 0.7502931365043727,
+        "geoMeanRatio": 0.06119553877631131,
         "divergences": 0
       },
       {
         "horizon": 480,
-        "winRate": 0.3333333333333333,
+        "winRate": 0.7916666666666666,
         "ci": [
-          0,
-          0.6666666666666666
+          0.7083333333333331,
+          0.875
         ],
-        "geoMeanRatio": 1.594625858813684,
+        "geoMeanRatio": 0.06613056161323651,
         "divergences": 0
       }
     ],
     "ood-activation": [
       {
         "horizon": 120,
-        "winRate": 0.16666666666666666,
+        "winRate": 0.5916666666666667,
         "ci": [
-          0,
-          0.3333333333333333
+          0.4666666666666666,
+          0.7166666666666666
         ],
-        "geoMeanRatio": 0.7500492497425101,
+        "geoMeanRatio": 0.7613350792507976,
         "divergences": 0
       },
       {
         "horizon": 240,
-        "winRate": 0.6666666666666666,
+        "winRate": 0.5250000000000001,
         "ci": [
-          0.3333333333333333,
-          1
+          0.39999999999999997,
+          0.6500000000000001
         ],
-        "geoMeanRatio": 0.896614966116466,
+        "geoMeanRatio": 1.0333462726628333,
         "divergences": 0
       },
       {
         "horizon": 480,
-        "winRate": 0.16666666666666666,
+        "winRate": 0.4750000000000001,
         "ci": [
-          0,
-          0.3333333333333333
+          0.3416666666666667,
+          0.6083333333333334
         ],
-        "geoMeanRatio": 2.938484249897099,
+        "geoMeanRatio": 1.1588299028893325,
         "divergences": 0
       }
     ],
     "ood-datasets": [
       {
         "horizon": 120,
-        "winRate": 0.3333333333333333,
+        "winRate": 0.3833333333333334,
         "ci": [
-          0,
-          0.6666666666666666
+          0.2666666666666667,
+          0.5083333333333334
         ],
-        "geoMeanRatio": 686.8554104420263,
+        "geoMeanRatio": 1.2891022466124054,
         "divergences": 0
       },
       {
         "horizon": 240,
-        "winRate": 0.5,
+        "winRate": 0.4083333333333334,
         "ci": [
-          0,
-          1
+          0.29166666666666674,
+          0.5333333333333333
         ],
-        "geoMeanRatio": 3.9243660478962394,
+        "geoMeanRatio": 0.6941836043541715,
         "divergences": 0
       },
       {
         "horizon": 480,
-        "winRate": 0.5,
+        "winRate": 0.3583333333333334,
         "ci": [
-          0,
-          1
+          0.24166666666666664,
+          0.4833333333333333
         ],
-        "geoMeanRatio": 35669.21655979124,
+        "geoMeanRatio": 4.831734477095532,
         "divergences": 0
       }
     ]
