@@ -9,12 +9,12 @@ import { otherActivation } from './families.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
 import { loadBaselines } from './reuse.js';
+import { SPLITS, parseSplits } from './splits.js';
 import { ProgressBar } from '@opt/app-kit';
 import { JOBS_MODULE, REPO_ROOT, relativeToRepo, writeWeights } from './train.js';
 
 /** Adam / SGD-momentum learning-rate grid: half decades from 1e-4 to 1. */
 export const LR_GRID = [1e-4, 3e-4, 1e-3, 3e-3, 1e-2, 3e-2, 1e-1, 3e-1, 1];
-const SPLITS: SplitName[] = ['in-distribution', 'ood-size', 'ood-activation', 'ood-datasets'];
 const BASELINES = ['adam-cosine', 'adam', 'sgdm', 'adam-global'] as const;
 
 /** Aggregated metrics of one split, horizon and baseline. */
@@ -54,7 +54,8 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
  *
  * Options: `--weights FILE` (packages/learned/weights/mlp-hybrid-v1.json), `--tasks N` (40), `--workers N` (2),
  * `--out DIR` (packages/learned/evaluation), `--recipe NAME` (the families; default: the record name's recipe),
- * `--validation`, `--baselines-from FILE`.
+ * `--validation`, `--baselines-from FILE`, `--splits a,b` (only these splits; the record is then left alone),
+ * `--fan-in-exponent η` (score the record with `fanInExponent` and this η appended: the sweep that chose v11's η).
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
@@ -64,6 +65,7 @@ export async function run(argv: string[]): Promise<void> {
   const defaultOut = join(REPO_ROOT, 'packages/learned/evaluation');
   const outDir = resolve(args.get('out') ?? defaultOut);
   const validation = args.get('validation') === 'true';
+  const splits = parseSplits(args.get('splits'));
   // Validation tasks sit above the 16 used to tune adam-global; test tasks are SEEDS.test + i.
   const taskSeed0 = validation ? SEEDS.validation + 1000 : SEEDS.test;
   const record = validateWeightsRecord(JSON.parse(readFileSync(weightsFile, 'utf8')), weightsFile);
@@ -73,6 +75,16 @@ export async function run(argv: string[]): Promise<void> {
   const { features: _features, lr: _lr, ...architecture } = spec;
   // Records written before an option existed lack it: resolving fills the default they were trained with.
   const config = resolveMLPConfig(architecture);
+  // `--fan-in-exponent η`: score the record as if it carried a fan-in exponent (how η is swept before a record has one).
+  const fanInArg = args.get('fan-in-exponent');
+  const fanInExponent = fanInArg === undefined ? null : Number(fanInArg);
+  if (fanInExponent !== null) {
+    if (!Number.isFinite(fanInExponent)) throw new Error(`--fan-in-exponent: expected a number, got '${fanInArg}'`);
+    if (config.fanInExponent) throw new Error(`--fan-in-exponent: ${record.name} already carries a fan-in exponent`);
+    config.fanInExponent = true;
+    metaParams.push(fanInExponent);
+  }
+  const name = fanInExponent === null ? record.name : `${record.name}+fan-in${fanInExponent}`;
   const recipe = recipeFor(record.name, args.get('recipe'));
   const families = { family: recipe.family, oodSizeFamily: recipe.oodSizeFamily };
   const base = { K, metaParams, lr: spec.lr, config, ...families, grid: LR_GRID, tuneSeed: 777, scoreSeeds: [1, 2, 3] };
@@ -109,7 +121,7 @@ export async function run(argv: string[]): Promise<void> {
     }
     // 2. The test splits.
     const jobs: EvalJob[] = [];
-    for (const split of SPLITS) {
+    for (const split of splits) {
       for (let i = 0; i < tasks; i++) {
         const baselines = reuse?.tasks.find((t) => t.split === split && t.index === i)?.result;
         jobs.push({ ...base, split, familyIndex: split === 'ood-datasets' ? i % 3 : 0, taskSeed: taskSeed0 + i, globalLr, ...(baselines === undefined ? {} : { baselines }) });
@@ -118,7 +130,7 @@ export async function run(argv: string[]): Promise<void> {
     const results = await runAll(jobs, 'evaluate');
     const horizons = [K, 2 * K, 4 * K];
     const summaries: SplitSummary[] = [];
-    for (const split of SPLITS) {
+    for (const split of splits) {
       const rs = results.filter((r) => r.split === split);
       horizons.forEach((h, hi) => {
         const learned = rs.map((r) => r.losses['learned']![hi]!);
@@ -151,14 +163,15 @@ export async function run(argv: string[]): Promise<void> {
       ratioInDistribution: median(results.filter((r) => r.split === 'in-distribution').map((r) => r.msPerStep.learned / r.msPerStep.adam)),
     };
     const minutes = (Date.now() - started) / 60000;
-    const json = { weights: record.name, ...(baselinesFrom === null ? {} : { baselinesFrom }), gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
+    const json = { weights: name, ...(baselinesFrom === null ? {} : { baselinesFrom }), splits, gitCommit: record.gitCommit, K, grid: LR_GRID, globalLr, tasksPerSplit: tasks, scoreSeeds: base.scoreSeeds, minutes, cost, summaries, tasks: results.map(({ adamGrid: _g, ...r }) => r) };
     mkdirSync(outDir, { recursive: true });
-    const stem = validation ? `${record.name}.validation` : record.name;
+    const stem = validation ? `${name}.validation` : name;
     writeFileSync(join(outDir, `${stem}.json`), JSON.stringify({ ...json, taskSeeds: validation ? 'validation' : 'test' }, null, 1) + '\n');
-    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, baselinesFrom);
+    const md = renderMarkdown(record.name, K, globalLr, tasks, summaries, cost, minutes, workers, validation, recipe, baselinesFrom, splits, fanInExponent);
     writeFileSync(join(outDir, `${stem}.md`), md);
     process.stdout.write(md);
-    const shipped = resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile && outDir === resolve(defaultOut);
+    const shipped =
+      resolve(join(REPO_ROOT, 'packages/learned/weights', `${record.name}.json`)) === weightsFile && outDir === resolve(defaultOut) && splits.length === SPLITS.length && fanInExponent === null;
     if (shipped && !validation) {
       // The shipped record carries its own headline numbers (in distribution and out, vs tuned Adam + cosine).
       const pick = (split: SplitName, hi: number): SplitSummary => summaries.find((s) => s.split === split && s.horizon === horizons[hi] && s.baseline === 'adam-cosine')!;
@@ -194,11 +207,14 @@ function renderMarkdown(
   validation: boolean,
   recipe: TrainConfig,
   baselinesFrom: string | null,
+  splits: readonly SplitName[],
+  fanInExponent: number | null,
 ): string {
+  const only = (splits.length === SPLITS.length ? '' : ` --splits ${splits.join(',')}`) + (fanInExponent === null ? '' : ` --fan-in-exponent ${fanInExponent}`);
   const lines = [
-    `# ${validation ? 'Validation run' : 'Evaluation'} of \`${name}\``,
+    `# ${validation ? 'Validation run' : 'Evaluation'} of \`${name}\`${fanInExponent === null ? '' : ` with a fan-in exponent η = ${fanInExponent}`}`,
     '',
-    `Generated by \`node apps/meta-train/dist/main.js evaluate --weights packages/learned/weights/${name}.json --tasks ${tasks} --workers ${workers}${validation ? ' --validation' : ''}${baselinesFrom === null ? '' : ` --baselines-from ${baselinesFrom}`}\` (${f(minutes, 1)} min${baselinesFrom === null ? '' : '; the tuned baselines and their runs are those of that file'}). Meta-training horizon K = ${K}.`,
+    `Generated by \`node apps/meta-train/dist/main.js evaluate --weights packages/learned/weights/${name}.json --tasks ${tasks} --workers ${workers}${only}${validation ? ' --validation' : ''}${baselinesFrom === null ? '' : ` --baselines-from ${baselinesFrom}`}\` (${f(minutes, 1)} min${baselinesFrom === null ? '' : '; the tuned baselines and their runs are those of that file'}). Meta-training horizon K = ${K}.`,
     validation
       ? `${tasks} META-VALIDATION tasks per split (seeds never used in meta-training or testing; for choosing between runs), 3 batch-order seeds each; the task's`
       : `${tasks} held-out tasks per split (task seeds never used in meta-training or validation), 3 batch-order seeds each; the task's`,

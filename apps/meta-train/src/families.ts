@@ -20,15 +20,34 @@ export interface SyntheticFamilyOptions {
   batchSize: number;
   /** Name suffix. */
   label: string;
+  /**
+   * A second kind of task mixed into the family: wider inputs, more classes and more examples, with the centres
+   * pulled together as the input grows so the classes keep overlapping. Such a task is limited by mini-batch noise
+   * within a few hundred steps instead of driven towards zero loss, the regime of real data such as Fashion-MNIST 8×8
+   * (64 inputs, 10 classes), which the base family's 4–16 features never show.
+   */
+  wide?: WideTaskOptions;
+}
+
+/** The noise-limited tasks of {@link SyntheticFamilyOptions.wide}. */
+export interface WideTaskOptions {
+  /** Share of the family's seeds that draw such a task. */
+  share: number;
+  /** Input dimension range (inclusive). */
+  inputDims: [number, number];
+  /** Class-count range (inclusive). */
+  classes: [number, number];
+  /** Examples per data set (20% held out). */
+  examples: number;
 }
 
 /**
  * Overlapping Gaussian blobs: `classes` centres ~ N(0, spread²·I_d), each example a centre plus N(0, I_d) noise,
  * so the Bayes error is above zero and the loss does not collapse to 0 within a few hundred steps.
  */
-export function blobs(seed: number, d: number, classes: number, n: number): Dataset {
+export function blobs(seed: number, d: number, classes: number, n: number, spreadScale = 1): Dataset {
   const rng = new Rng(seed);
-  const spread = rng.uniform(0.6, 1.4);
+  const spread = rng.uniform(0.6, 1.4) * spreadScale;
   const centres = rng.fillNormal(new Float64Array(classes * d), 0, spread);
   const features = new Float64Array(n * d);
   const labels = new Int32Array(n);
@@ -52,9 +71,9 @@ export class SyntheticClassificationFamily implements TaskFamily<MLPClassificati
 
   sample(seed: number): MLPClassificationTask {
     const rng = new Rng(seed * 7919 + 13);
-    const d = 4 + rng.int(13);
-    const classes = 2 + rng.int(4);
-    const data = blobs(rng.nextUint32(), d, classes, 320);
+    const wide = this.options.wide;
+    // The mixture draw has its own stream, so a family without wide tasks draws exactly what it always did.
+    const data = wide !== undefined && new Rng(seed * 104_729 + 71).uniform(0, 1) < wide.share ? wideBlobs(rng, wide) : blobs(...baseDraw(rng), 320);
     return new MLPClassificationFamily(data, {
       widths: this.options.widths,
       depths: this.options.depths,
@@ -63,6 +82,20 @@ export class SyntheticClassificationFamily implements TaskFamily<MLPClassificati
       dtype: 'float64',
     }).sample(seed);
   }
+}
+
+function baseDraw(rng: Rng): [number, number, number] {
+  const d = 4 + rng.int(13);
+  const classes = 2 + rng.int(4);
+  return [rng.nextUint32(), d, classes];
+}
+
+function wideBlobs(rng: Rng, wide: WideTaskOptions): Dataset {
+  const d = wide.inputDims[0] + rng.int(wide.inputDims[1] - wide.inputDims[0] + 1);
+  const classes = wide.classes[0] + rng.int(wide.classes[1] - wide.classes[0] + 1);
+  // Centre distances grow as spread·√(2d): scaling the spread by √(8/d) keeps them where the 8-feature tasks have
+  // them, so the classes overlap at any width.
+  return blobs(rng.nextUint32(), d, classes, wide.examples, Math.sqrt(8 / d));
 }
 
 /** v1's training distribution: 1 hidden layer of 16 or 32 ReLU units, batch 32. */

@@ -5,23 +5,27 @@ import type { TrainConfig } from './config.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 
 /**
- * The starting meta-parameters of a fine-tune: the record's, plus the depth exponent γ when the recipe adds
- * one. Anything else that differs in size is refused (the networks would not line up).
+ * The starting meta-parameters of a fine-tune: the record's, plus the depth exponent γ and/or the fan-in exponent η
+ * when the recipe adds them (appended in the optimizer's order: γ, then η). Anything else that differs in size is
+ * refused (the networks would not line up).
  */
 export function warmStartParams(config: TrainConfig, count: number, repoRoot: string): Float64Array {
-  const { weights, depthExponent } = config.warmStart!;
+  const { weights, depthExponent, fanInExponent } = config.warmStart!;
   // A shipped name, or a record kept with an unshipped run (a path relative to the repository).
   const record = weights.endsWith('.json') ? JSON.parse(readFileSync(join(repoRoot, weights), 'utf8')) : getWeightsRecord(weights);
   if (record === undefined) throw new Error(`warm start: unknown weights '${weights}'`);
   const from = decodeWeights(record, `warm start ${weights}`);
-  if (from.length === count) return from;
-  if (config.depthExponent && depthExponent !== undefined && from.length === count - 1) {
+  const appended = [
+    ...(config.depthExponent && depthExponent !== undefined ? [depthExponent] : []),
+    ...(config.fanInExponent === true && fanInExponent !== undefined ? [fanInExponent] : []),
+  ];
+  if (from.length + appended.length === count) {
     const out = new Float64Array(count);
     out.set(from);
-    out[count - 1] = depthExponent;
+    out.set(appended, from.length);
     return out;
   }
-  throw new Error(`warm start: '${weights}' has ${from.length} meta-parameters, the recipe's architecture ${count}`);
+  throw new Error(`warm start: '${weights}' has ${from.length} meta-parameters${appended.length > 0 ? ` (+${appended.length} appended)` : ''}, the recipe's architecture ${count}`);
 }
 
 /** What `--baselines-from` reads: an earlier evaluation's tasks, indexed by split and position. */

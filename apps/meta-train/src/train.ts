@@ -59,8 +59,9 @@ export function writeWeights(record: WeightsRecord): void {
 /**
  * `meta-train train`: meta-train the hybrid MLP optimizer with antithetic ES over the synthetic classification
  * family, on worker threads, with checkpoints, a live jsonl metric log, an SVG meta-loss curve, and the weights
- * record `<name>` at the end. The recipe (family, base lr, time scales, horizons, …; `config.ts`) is the name's:
- * `mlp-hybrid-v1`, `-v3`, `-v4` or `-v6` (`--recipe` for another name, e.g. a continuation).
+ * record `<name>` at the end. The recipe (family, base lr, time scales, horizons, warm start, …) is the name's entry
+ * in `RECIPES` (`config.ts`; `--recipe` for another name, e.g. a continuation). A recipe of 0 meta-steps writes its
+ * warm start with the appended exponents (how `mlp-hybrid-v11` is made).
  *
  * Options: `--meta-steps N` (600), `--workers N` (2), `--seed N` (1), `--pairs N` (8), `--sigma x` (0.02),
  * `--out DIR` (apps/meta-train/runs/<name>), `--max-minutes M` (stop, checkpointed, after M minutes; rerun to
@@ -144,18 +145,22 @@ export async function run(argv: string[]): Promise<void> {
   bar.finish();
   const losses = trainer.history.map((r) => r.metaLoss);
   const x = trainer.history.map((r) => r.metaStep);
-  writeFileSync(
-    join(out, 'meta-loss.svg'),
-    lineChart({
-      series: [
-        { name: 'meta-loss (per step)', x, y: losses },
-        { name: 'moving average (25)', x, y: smooth(losses, 25) },
-      ],
-      title: `${name}: ES meta-training (mean log(L_t/L_0) over the unroll)`,
-      xLabel: 'meta-step',
-      yLabel: 'meta-loss',
-    }),
-  );
+  // A recipe of 0 meta-steps (a warm start plus swept exponents) has no curve to draw.
+  const trained = losses.length > 0;
+  if (trained) {
+    writeFileSync(
+      join(out, 'meta-loss.svg'),
+      lineChart({
+        series: [
+          { name: 'meta-loss (per step)', x, y: losses },
+          { name: 'moving average (25)', x, y: smooth(losses, 25) },
+        ],
+        title: `${name}: ES meta-training (mean log(L_t/L_0) over the unroll)`,
+        xLabel: 'meta-step',
+        yLabel: 'meta-loss',
+      }),
+    );
+  }
   const first = smooth(losses, 25)[Math.min(24, losses.length - 1)] ?? NaN;
   const last = smooth(losses, 25).at(-1) ?? NaN;
   const report = [
@@ -166,9 +171,9 @@ export async function run(argv: string[]): Promise<void> {
     ...(config.warmStart === undefined ? [] : [`- fine-tune${warmNote(config)}`]),
     `- meta-optimizer: Adam lr ${config.metaLr}, meta-gradient clipped to norm ${config.clipNorm}`,
     `- meta-steps: ${trainer.metaStep}; wall time ${((Date.now() - started) / 60000).toFixed(1)} min this session (${workers} worker threads)`,
-    `- meta-loss (25-step moving average): ${first.toFixed(4)} → ${last.toFixed(4)}`,
-    '',
-    '![meta-loss](meta-loss.svg)',
+    ...(trained
+      ? [`- meta-loss (25-step moving average): ${first.toFixed(4)} → ${last.toFixed(4)}`, '', '![meta-loss](meta-loss.svg)']
+      : ['- no meta-steps: the record is the warm start with the appended exponents']),
     '',
   ].join('\n');
   writeFileSync(join(out, 'REPORT.md'), report);
@@ -204,8 +209,12 @@ export async function run(argv: string[]): Promise<void> {
 /** How a fine-tune started, for the report and the weights record ('' when it did not). */
 function warmNote(config: TrainConfig): string {
   if (config.warmStart === undefined) return '';
-  const gamma = config.warmStart.depthExponent;
-  return `, warm start from ${config.warmStart.weights}${config.depthExponent && gamma !== undefined ? ` with depth exponent γ₀ = ${gamma}` : ''}`;
+  const { depthExponent: gamma, fanInExponent: eta } = config.warmStart;
+  const added = [
+    ...(config.depthExponent && gamma !== undefined ? [`depth exponent γ₀ = ${gamma}`] : []),
+    ...(config.fanInExponent === true && eta !== undefined ? [`fan-in exponent η₀ = ${eta}`] : []),
+  ];
+  return `, warm start from ${config.warmStart.weights}${added.length > 0 ? ` with ${added.join(' and ')}` : ''}`;
 }
 
 /** A path as the repository sees it, for the command recorded in a weights record. */

@@ -2,7 +2,7 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeWeights, getWeightsRecord } from '@opt/learned';
-import { V3_CONFIG, V7_CONFIG, V9_CONFIG, makeFactory } from '../src/config';
+import { V3_CONFIG, V7_CONFIG, V9_CONFIG, V11_CONFIG, makeFactory } from '../src/config';
 import { loadBaselines, warmStartParams } from '../src/reuse';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
@@ -22,6 +22,15 @@ describe('fine-tune warm starts', () => {
     const start = warmStartParams(V9_CONFIG, count, REPO_ROOT);
     const v8 = decodeWeights(JSON.parse(readFileSync(join(REPO_ROOT, 'apps/meta-train/runs/mlp-hybrid-v8/weights.json'), 'utf8')));
     expect(Array.from(start)).toEqual(Array.from(v8));
+  });
+
+  test('v11 is the shipped v9 weights with the fan-in exponent appended after γ, and the shipped v11 record is exactly that', () => {
+    const count = makeFactory(V11_CONFIG).metaParamCount;
+    const start = warmStartParams(V11_CONFIG, count, REPO_ROOT);
+    const v9 = decodeWeights(getWeightsRecord('mlp-hybrid-v9')!);
+    expect(Array.from(start)).toEqual([...Array.from(v9), -1]);
+    // 0 meta-steps: what train wrote is the warm start itself (float32 values, stored as float32 again).
+    expect(Array.from(decodeWeights(getWeightsRecord('mlp-hybrid-v11')!))).toEqual(Array.from(start));
   });
 
   test('a warm start whose network does not line up with the recipe is refused', () => {

@@ -24,6 +24,7 @@ describe('shipped mlp-hybrid weights', () => {
     expect(spec.maxDirection ?? null).toBe(recipe.maxDirection);
     expect(spec.depthExponent ?? false).toBe(recipe.depthExponent);
     expect(spec.gateDirection ?? false).toBe(recipe.gateDirection ?? false);
+    expect(spec.fanInExponent ?? false).toBe(recipe.fanInExponent ?? false);
     expect(record.horizon).toBe(recipe.K);
     expect((record.trainedOn as { family: unknown }).family).toEqual(recipe.family);
     expect(record.command).toContain(name === 'mlp-hybrid-v1' ? 'train' : `--name ${name}`);

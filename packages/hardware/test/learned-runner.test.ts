@@ -8,7 +8,7 @@ import { exportControllerNetwork, exportLstmStep, exportMlpStep } from '../src/l
 import { LSTMLearnedOptimizer, MLPLearnedOptimizer, TransformerLearnedOptimizer } from '@opt/learned';
 import { Parameter } from '@opt/tensor';
 
-const CASES: readonly LearnedCase[] = ['mlp', 'mlp-v3', 'mlp-tensor', 'mlp-depth', 'mlp-gate', 'lstm-pure', 'lstm-adam', 'transformer'];
+const CASES: readonly LearnedCase[] = ['mlp', 'mlp-v3', 'mlp-tensor', 'mlp-depth', 'mlp-gate', 'mlp-fanin', 'lstm-pure', 'lstm-adam', 'transformer'];
 
 function expectTwin(r: LearnedTwinResult): void {
   expect(r.stepsAgree).toBe(true);

@@ -11,6 +11,7 @@ import {
   UnknownWeightsError,
   type WeightsRecord,
   encodeWeights,
+  fanIn,
   mlpFeatureSpec,
   mlpLearnedOptimizerFactory,
   mlpMetaParamCount,
@@ -326,12 +327,44 @@ describe('MLPLearnedOptimizer', () => {
     expect(() => new TransformerLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', mlpWeights: 'untrained', mlpConfig: { depthExponent: true } })).toThrow(/depthExponent/);
   });
 
+  test('fanInExponent scales the lr of weight matrices with fan-in above 32 by (n/32)^η, leaves the others alone, and η = 0 is Adam', () => {
+    const factory = mlpLearnedOptimizerFactory({ lr: 1e-2, depthExponent: true, fanInExponent: true });
+    expect(factory.metaParamCount).toBe(mlpMetaParamCount(DEFAULT_MLP_CONFIG) + 2);
+    const shapes = [[3, 128], [5, 32], [5]];
+    const make = () => shapes.map((shape, k) => new Parameter(Float64Array.from({ length: shape.reduce((a, b) => a * b, 1) }, (_, i) => Math.sin(i + k)), shape, `p${k}`));
+    expect(shapes.map((s) => fanIn(s))).toEqual([128, 32, 0]);
+    const theta = factory.initialMetaParams();
+    const untrained = factory.create(make(), theta);
+    for (const p of untrained.paramGroups[0]!.params) expect(untrained.lrScale(p)).toBe(1);
+    // γ = 0 (L = 2), η = −0.5: the fan-in-128 matrix steps as Adam at lr·(128/32)^−0.5 = lr/2, the others as Adam at lr.
+    theta[theta.length - 1] = -0.5;
+    const params = make();
+    const learned = factory.create(params, theta);
+    expect(params.map((p) => learned.lrScale(p))).toEqual([expect.closeTo(0.5, 15), 1, 1]);
+    const twins = make();
+    const half = new Adam([twins[0]!], { lr: 5e-3 });
+    const full = new Adam([twins[1]!, twins[2]!], { lr: 1e-2 });
+    for (let t = 0; t < 5; t++) {
+      for (const [k, p] of [...params, ...twins].entries()) p.grad = p.data.map((x, i) => x - Math.cos(i + (k % 3)));
+      learned.step();
+      half.step();
+      full.step();
+    }
+    params.forEach((p, k) => expectUlpClose(p.data, twins[k]!.data));
+    // γ sits before η when both are learned.
+    theta[theta.length - 2] = -1;
+    const deep = factory.create([0, 1, 2, 3].map((k) => new Parameter(new Float64Array(64), [2, 32], `w${k}`)), theta);
+    expect(deep.lrScale(deep.paramGroups[0]!.params[0])).toBeCloseTo(0.5, 15);
+    expect(() => new TransformerLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', mlpWeights: 'untrained', mlpConfig: { fanInExponent: true } })).toThrow(/fanInExponent/);
+  });
+
   test('a record whose feature list does not match its config is refused', () => {
     const factory = mlpLearnedOptimizerFactory({ tensorFeatures: true });
     const record = testRecord('bad-features', factory.arch, factory.initialMetaParams(), { ...factory.featureSpec, features: [...MLP_FEATURE_NAMES] });
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: record })).toThrow(/tensor_snr/);
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { maxDirection: -1 } })).toThrow(/config.maxDirection/);
     expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { gateDirection: 1 as unknown as boolean } })).toThrow(/config.gateDirection/);
+    expect(() => new MLPLearnedOptimizer(makeParams(Float64Array), { weights: 'untrained', config: { fanInExponent: 'yes' as unknown as boolean } })).toThrow(/config.fanInExponent/);
   });
 
   test('bad options throw typed errors naming the option', () => {

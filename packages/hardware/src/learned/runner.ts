@@ -251,7 +251,7 @@ export class LearnedOptimizerRunner {
     for (const group of this.optimizer.paramGroups) {
       for (const p of group.params) {
         if (p.grad === null) continue;
-        if (this.kind === 'mlp') await this.mlpParamStep(p, group as unknown as MlpGroup, (this.optimizer as MLPLearnedOptimizer).lrScale(), 0);
+        if (this.kind === 'mlp') await this.mlpParamStep(p, group as unknown as MlpGroup, (this.optimizer as MLPLearnedOptimizer).lrScale(p), 0);
         else await this.lstmParamStep(p, group as unknown as LstmGroup);
       }
     }

@@ -19,7 +19,7 @@ import { LearnedOptimizerRunner, type RunnableLearnedOptimizer } from '../../src
 import type { LstmCellOp } from '../../src/learned/networks.js';
 
 /** Which optimizer the twin run uses. */
-export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'mlp-depth' | 'mlp-gate' | 'lstm-pure' | 'lstm-adam' | 'transformer';
+export type LearnedCase = 'mlp' | 'mlp-v3' | 'mlp-tensor' | 'mlp-depth' | 'mlp-gate' | 'mlp-fanin' | 'lstm-pure' | 'lstm-adam' | 'transformer';
 
 /** Arguments of {@link run}. */
 export interface LearnedTwinArgs {
@@ -67,6 +67,16 @@ function make(kind: LearnedCase, params: Parameter[]): RunnableLearnedOptimizer 
       meta[meta.length - 1] = -0.5;
       return factory.create(params, meta);
     }
+    case 'mlp-fanin': {
+      // Depth and fan-in exponents on weight matrices of fan-in 64 (scaled by (64/32)^η) and 16 (not): the runner
+      // must apply each parameter's own lrScale(p).
+      const factory = mlpLearnedOptimizerFactory({ depthExponent: true, gateDirection: true, fanInExponent: true, lr: 1e-2 });
+      const rng = new Rng(8);
+      const meta = Float64Array.from({ length: factory.metaParamCount }, () => rng.normal(0, 0.3));
+      meta[meta.length - 2] = -0.5;
+      meta[meta.length - 1] = -1.2;
+      return factory.create(params, meta);
+    }
     case 'mlp-tensor': {
       // The tensor signal-to-noise features and a direction bound that binds: every meta-parameter non-zero.
       const config = { tensorFeatures: true, maxDirection: 0.05, timeScales: [3, 10, 30, 100] };
@@ -109,15 +119,17 @@ function gradients(params: Parameter[], step: number): number {
 
 /** Run the twin comparison on `backend`. */
 export async function runTwin(backend: Backend, args: LearnedTwinArgs): Promise<LearnedTwinResult> {
-  const sizes = args.sizes ?? [257, 64, 9];
+  const sizes = args.sizes ?? (args.case === 'mlp-fanin' ? [320, 48, 32, 9] : [257, 64, 9]);
   const rng = new Rng(11);
   const init = sizes.map((n) => {
     const a = new Float32Array(n);
     rng.fillNormal(a, 0, 1);
     return a;
   });
-  const tsParams = init.map((a, k) => new Parameter(Float32Array.from(a), [a.length], `p${k}`));
-  const oxParams = init.map((a, k) => new Parameter(Float32Array.from(a), [a.length], `p${k}`));
+  // Weight matrices [out, in] where the fan-in matters, vectors otherwise.
+  const shapeOf = (n: number): number[] => (args.case === 'mlp-fanin' && n % 64 === 0 ? [n / 64, 64] : args.case === 'mlp-fanin' && n % 16 === 0 ? [n / 16, 16] : [n]);
+  const tsParams = init.map((a, k) => new Parameter(Float32Array.from(a), shapeOf(a.length), `p${k}`));
+  const oxParams = init.map((a, k) => new Parameter(Float32Array.from(a), shapeOf(a.length), `p${k}`));
   const tsOpt = make(args.case, tsParams);
   const oxOpt = make(args.case, oxParams);
   const runner = await LearnedOptimizerRunner.create(oxOpt, {

@@ -58,7 +58,19 @@ export interface MLPHybridConfig {
    * again (what ended `mlp-hybrid-v8`'s late divergences); gated, d fades with Adam's own step. Default false.
    */
   gateDirection: boolean;
+  /**
+   * Learn a fan-in exponent η (one more meta-parameter, the last; after γ when both are on): the lr of a weight
+   * matrix whose fan-in n (its size over its first dimension, `in` for PyTorch's `[out, in]` layout) exceeds
+   * {@link FAN_IN_REFERENCE} is multiplied by `(n / 32)^η`. Adam moves every weight by about lr, so a unit with n
+   * inputs sees its pre-activation move by up to n·lr a step; a step learned on fan-ins up to 32 is too large for a
+   * 64-input layer. Tensors with smaller fan-ins (and biases) keep factor 1, so the optimizer is unchanged on the
+   * networks it was trained on. Default false.
+   */
+  fanInExponent: boolean;
 }
+
+/** Fan-in above which {@link MLPHybridConfig.fanInExponent} scales a weight matrix's lr: the widest fan-in of the base training family. */
+export const FAN_IN_REFERENCE = 32;
 
 /** A weights record's `featureSpec` for {@link MLPLearnedOptimizer}: the config plus the feature names. */
 export interface MLPFeatureSpec extends MLPHybridConfig {
@@ -80,6 +92,7 @@ export const DEFAULT_MLP_CONFIG: Readonly<MLPHybridConfig> = Object.freeze({
   maxDirection: null,
   depthExponent: false,
   gateDirection: false,
+  fanInExponent: false,
 });
 
 /** Hyper-parameters of {@link MLPLearnedOptimizer} (per group, like Adam's). */
@@ -107,7 +120,7 @@ export interface MLPLearnedOptimizerState {
 /** Construction settings of {@link MLPLearnedOptimizer} beyond the group options. */
 export interface MLPLearnedOptimizerSettings extends OptimizerSettings, LearnedCreateOptions {
   /**
-   * The meta-parameters: a shipped name (`'mlp-hybrid-v9'`, recommended; `'mlp-hybrid-v3'` or `'mlp-hybrid-v1'`; see
+   * The meta-parameters: a shipped name (`'mlp-hybrid-v11'`, recommended; `'mlp-hybrid-v9'`, `'mlp-hybrid-v3'` or `'mlp-hybrid-v1'`; see
    * `availableWeights()`), `'untrained'` (exactly Adam), a weights record, or a
    * raw vector (held by reference: changing it changes the next step).
    */
@@ -137,6 +150,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
   if (c.maxDirection !== null) checkPositive(where, 'config.maxDirection', c.maxDirection);
   if (typeof c.depthExponent !== 'boolean') throw new InvalidOptionError('config.depthExponent', c.depthExponent, 'true or false', where);
   if (typeof c.gateDirection !== 'boolean') throw new InvalidOptionError('config.gateDirection', c.gateDirection, 'true or false', where);
+  if (typeof c.fanInExponent !== 'boolean') throw new InvalidOptionError('config.fanInExponent', c.fanInExponent, 'true or false', where);
   return {
     hidden: [c.hidden[0], c.hidden[1]],
     timeScales: [...c.timeScales],
@@ -148,6 +162,7 @@ export function resolveMLPConfig(config: Partial<MLPHybridConfig> = {}, where = 
     maxDirection: c.maxDirection,
     depthExponent: c.depthExponent,
     gateDirection: c.gateDirection,
+    fanInExponent: c.fanInExponent,
   };
 }
 
@@ -167,11 +182,21 @@ export function mlpFeatureNames(config: MLPHybridConfig): string[] {
  */
 export function mlpMetaParamCount(config: MLPHybridConfig): number {
   const [h1, h2] = config.hidden;
-  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config)) + h1 + h2 * h1 + h2 + 2 * h2 + 2 + (config.depthExponent ? 1 : 0);
+  return h1 * (NUM_ELEMENT_FEATURES + config.timeScales.length + mlpTensorFeatureCount(config)) + h1 + h2 * h1 + h2 + 2 * h2 + 2 + (config.depthExponent ? 1 : 0) + (config.fanInExponent ? 1 : 0);
 }
 
-/** Bound of γ·ln(L/2): the depth factor stays within [e^−3, e^3]. */
-const MAX_LOG_DEPTH_FACTOR = 3;
+/** Bound of γ·ln(L/2) and of η·ln(n/32): each factor stays within [e^−3, e^3]. */
+const MAX_LOG_LR_FACTOR = 3;
+
+const clampLog = (x: number): number => (x > MAX_LOG_LR_FACTOR ? MAX_LOG_LR_FACTOR : x < -MAX_LOG_LR_FACTOR ? -MAX_LOG_LR_FACTOR : x);
+
+/** The fan-in of a weight matrix (its size over its first dimension), 0 for a vector. */
+export function fanIn(shape: readonly number[]): number {
+  if (shape.length < 2) return 0;
+  let n = 1;
+  for (let k = 1; k < shape.length; k++) n *= shape[k]!;
+  return n;
+}
 
 /**
  * The untrained meta-parameters: He-normal hidden layers drawn from `Rng(seed)`,
@@ -230,10 +255,11 @@ function configFromRecord(record: WeightsRecord, where: string): { config: MLPHy
  * a log magnitude s, and
  *
  * ```
- * p ← p − lr0 · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·ρ·clamp(d, ±maxDirection))
+ * p ← p − lr0 · λ · exp(clamp(α·s, ±b)) · (m̂/(√v̂ + eps) + β·ρ·clamp(d, ±maxDirection))
  * ```
  *
- * (ρ = 1, or with `gateDirection` the tensor's RMS of m̂/(√v̂ + eps)).
+ * (ρ = 1, or with `gateDirection` the tensor's RMS of m̂/(√v̂ + eps); λ = {@link MLPLearnedOptimizer.lrScale}, 1
+ * unless `depthExponent` or `fanInExponent` is on).
  *
  * The last layer starts at zero, so the untrained optimizer is EXACTLY
  * Adam(lr0, betas, eps, weightDecay), bias correction included; meta-training
@@ -320,21 +346,26 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
   }
 
   /**
-   * The factor the base lr is multiplied by: `(L/2)^γ` with the learned depth exponent γ and L the number of weight
-   * matrices this optimizer updates (1 without `depthExponent`).
+   * The factor the base lr is multiplied by for parameter `p`: `(L/2)^γ` with the learned depth exponent γ and L the
+   * number of weight matrices this optimizer updates (1 without `depthExponent`), times `(n/32)^η` with the learned
+   * fan-in exponent η for a weight matrix of fan-in n > 32 (1 otherwise, and without `fanInExponent`).
    */
-  lrScale(): number {
-    if (!this.config.depthExponent) return 1;
-    let matrices = 0;
-    for (const group of this.paramGroups) for (const p of group.params) if (p.shape.length >= 2) matrices++;
-    const x = this.metaParams[this.metaParams.length - 1]! * Math.log(Math.max(1, matrices) / 2);
-    return Math.exp(x > MAX_LOG_DEPTH_FACTOR ? MAX_LOG_DEPTH_FACTOR : x < -MAX_LOG_DEPTH_FACTOR ? -MAX_LOG_DEPTH_FACTOR : x);
+  lrScale(p?: Parameter): number {
+    const { depthExponent, fanInExponent } = this.config;
+    let x = 0;
+    if (depthExponent) {
+      let matrices = 0;
+      for (const group of this.paramGroups) for (const q of group.params) if (q.shape.length >= 2) matrices++;
+      const gamma = this.metaParams[this.metaParams.length - (fanInExponent ? 2 : 1)]!;
+      x += clampLog(gamma * Math.log(Math.max(1, matrices) / 2));
+    }
+    const n = p === undefined ? 0 : fanIn(p.shape);
+    if (fanInExponent && n > FAN_IN_REFERENCE) x += clampLog(this.metaParams[this.metaParams.length - 1]! * Math.log(n / FAN_IN_REFERENCE));
+    return x === 0 ? 1 : Math.exp(x);
   }
 
   protected updateGroup(group: ParamGroup<MLPLearnedOptimizerOptions>): void {
     const { betas, eps, weightDecay } = group;
-    // γ = 0 gives exactly 1, so the untrained optimizer stays Adam(lr0) bit for bit.
-    const lr = this.config.depthExponent ? group.lr * this.lrScale() : group.lr;
     const beta1 = betas[0];
     const beta2 = betas[1];
     const config = this.config;
@@ -344,11 +375,14 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
     const numTensor = mlpTensorFeatureCount(config);
     const maxDirection = config.maxDirection ?? Infinity;
     const meta = this.metaParams;
-    const lrBeta = lr * config.directionScale;
+    const scaled = config.depthExponent || config.fanInExponent;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
       const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
+      // γ = η = 0 gives exactly 1, so the untrained optimizer stays Adam(lr0) bit for bit.
+      const lr = scaled ? group.lr * this.lrScale(p) : group.lr;
+      const lrBeta = lr * config.directionScale;
       const s = this.stateFor(p, group);
       const t = ++s.step;
       tanhTimeFeatures(t, config.timeScales, this.timeFeatures);

@@ -369,6 +369,7 @@ function mlpConfigOf(source: WeightsSource, fallback: Partial<MLPHybridConfig> |
   const config = resolveMLPConfig(record === undefined ? fallback : (fromRecord as Partial<MLPHybridConfig>), where);
   // The controller sets each tensor's step scale itself; a learned depth factor on top is not part of its design.
   if (config.depthExponent) throw new InvalidOptionError('mlpConfig.depthExponent', true, 'false (the controller modulates the step per tensor)', where);
+  if (config.fanInExponent) throw new InvalidOptionError('mlpConfig.fanInExponent', true, 'false (the controller modulates the step per tensor)', where);
   return config;
 }
 

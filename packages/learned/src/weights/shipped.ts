@@ -11,3 +11,4 @@ export { weights as lstmL2lV1 } from './lstm-l2l-v1.js';
 export { weights as transformerCtrlV1 } from './transformer-ctrl-v1.js';
 export { weights as mlpHybridV3 } from './mlp-hybrid-v3.js';
 export { weights as mlpHybridV9 } from './mlp-hybrid-v9.js';
+export { weights as mlpHybridV11 } from './mlp-hybrid-v11.js';
