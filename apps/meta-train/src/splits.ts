@@ -8,6 +8,6 @@ export function parseSplits(value: string | undefined): SplitName[] {
   if (value === undefined) return [...SPLITS];
   const asked = value.split(',').map((s) => s.trim());
   const unknown = asked.filter((s) => !(SPLITS as readonly string[]).includes(s));
-  if (unknown.length > 0 || asked.length === 0) throw new Error(`--splits: unknown split(s) ${unknown.join(', ')} (known: ${SPLITS.join(', ')})`);
+  if (unknown.length > 0) throw new Error(`--splits: unknown split(s) ${unknown.join(', ')} (known: ${SPLITS.join(', ')})`);
   return SPLITS.filter((s) => asked.includes(s));
 }

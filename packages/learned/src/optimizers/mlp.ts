@@ -351,16 +351,24 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
    * fan-in exponent η for a weight matrix of fan-in n > 32 (1 otherwise, and without `fanInExponent`).
    */
   lrScale(p?: Parameter): number {
+    return this.scaleWith(this.logDepthFactor(), p);
+  }
+
+  /** ln of the depth factor (0 without `depthExponent`): the same for every parameter, so a step computes it once. */
+  private logDepthFactor(): number {
     const { depthExponent, fanInExponent } = this.config;
-    let x = 0;
-    if (depthExponent) {
-      let matrices = 0;
-      for (const group of this.paramGroups) for (const q of group.params) if (q.shape.length >= 2) matrices++;
-      const gamma = this.metaParams[this.metaParams.length - (fanInExponent ? 2 : 1)]!;
-      x += clampLog(gamma * Math.log(Math.max(1, matrices) / 2));
-    }
+    if (!depthExponent) return 0;
+    let matrices = 0;
+    for (const group of this.paramGroups) for (const q of group.params) if (q.shape.length >= 2) matrices++;
+    const gamma = this.metaParams[this.metaParams.length - (fanInExponent ? 2 : 1)]!;
+    return clampLog(gamma * Math.log(Math.max(1, matrices) / 2));
+  }
+
+  /** The whole lr factor of `p` given the step's ln depth factor. */
+  private scaleWith(logDepth: number, p: Parameter | undefined): number {
+    let x = logDepth;
     const n = p === undefined ? 0 : fanIn(p.shape);
-    if (fanInExponent && n > FAN_IN_REFERENCE) x += clampLog(this.metaParams[this.metaParams.length - 1]! * Math.log(n / FAN_IN_REFERENCE));
+    if (this.config.fanInExponent && n > FAN_IN_REFERENCE) x += clampLog(this.metaParams[this.metaParams.length - 1]! * Math.log(n / FAN_IN_REFERENCE));
     return x === 0 ? 1 : Math.exp(x);
   }
 
@@ -376,12 +384,13 @@ export class MLPLearnedOptimizer extends Optimizer<MLPLearnedOptimizerOptions, M
     const maxDirection = config.maxDirection ?? Infinity;
     const meta = this.metaParams;
     const scaled = config.depthExponent || config.fanInExponent;
+    const logDepth = scaled ? this.logDepthFactor() : 0;
     for (let pIndex = 0; pIndex < group.params.length; pIndex++) {
       const p = group.params[pIndex]!;
       const g = p.grad;
       if (g === null) continue;
       // γ = η = 0 gives exactly 1, so the untrained optimizer stays Adam(lr0) bit for bit.
-      const lr = scaled ? group.lr * this.lrScale(p) : group.lr;
+      const lr = scaled ? group.lr * this.scaleWith(logDepth, p) : group.lr;
       const lrBeta = lr * config.directionScale;
       const s = this.stateFor(p, group);
       const t = ++s.step;
