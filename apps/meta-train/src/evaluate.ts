@@ -55,7 +55,8 @@ const mean = (xs: readonly number[]): number => xs.reduce((a, b) => a + b, 0) / 
  * Options: `--weights FILE` (packages/learned/weights/mlp-hybrid-v1.json), `--tasks N` (40), `--workers N` (2),
  * `--out DIR` (packages/learned/evaluation), `--recipe NAME` (the families; default: the record name's recipe),
  * `--validation`, `--baselines-from FILE`, `--splits a,b` (only these splits; the record is then left alone),
- * `--fan-in-exponent η` (score the record with `fanInExponent` and this η appended: the sweep that chose v11's η).
+ * `--fan-in-exponent η` (score the record with `fanInExponent` and this η, appended or replacing the record's own:
+ * the sweeps that chose v11's and v12's η).
  */
 export async function run(argv: string[]): Promise<void> {
   const args = parseArgs(argv);
@@ -80,9 +81,10 @@ export async function run(argv: string[]): Promise<void> {
   const fanInExponent = fanInArg === undefined ? null : Number(fanInArg);
   if (fanInExponent !== null) {
     if (!Number.isFinite(fanInExponent)) throw new Error(`--fan-in-exponent: expected a number, got '${fanInArg}'`);
-    if (config.fanInExponent) throw new Error(`--fan-in-exponent: ${record.name} already carries a fan-in exponent`);
+    // A record that carries η has it last: the sweep replaces it (how v12's η was re-chosen).
+    if (config.fanInExponent) metaParams[metaParams.length - 1] = fanInExponent;
+    else metaParams.push(fanInExponent);
     config.fanInExponent = true;
-    metaParams.push(fanInExponent);
   }
   const name = fanInExponent === null ? record.name : `${record.name}+fan-in${fanInExponent}`;
   const recipe = recipeFor(record.name, args.get('recipe'));

@@ -28,6 +28,19 @@ export function warmStartParams(config: TrainConfig, count: number, repoRoot: st
   throw new Error(`warm start: '${weights}' has ${from.length} meta-parameters${appended.length > 0 ? ` (+${appended.length} appended)` : ''}, the recipe's architecture ${count}`);
 }
 
+/**
+ * The meta-parameters the record gets: the trained ones, with the fan-in exponent η (the last) replaced by the
+ * recipe's swept value when it has one.
+ */
+export function finalMetaParams(config: TrainConfig, trained: Float64Array): Float64Array {
+  const eta = config.sweptFanInExponent;
+  if (eta === undefined) return trained;
+  if (config.fanInExponent !== true) throw new Error('sweptFanInExponent needs a recipe with fanInExponent');
+  const out = Float64Array.from(trained);
+  out[out.length - 1] = eta;
+  return out;
+}
+
 /** What `--baselines-from` reads: an earlier evaluation's tasks, indexed by split and position. */
 export interface ReusedBaselines {
   globalLr: number;

@@ -7,7 +7,7 @@ import { ThreadEstimatePool, WorkerPool, defaultWorkerEntry, trainWithCheckpoint
 import { num, parseArgs } from './args.js';
 import { type TrainConfig, describeFamily, makeEstimator, makeFactory, recipeFor } from './config.js';
 import { SEEDS } from './families.js';
-import { warmStartParams } from './reuse.js';
+import { finalMetaParams, warmStartParams } from './reuse.js';
 import { ProgressBar, lineChart } from '@opt/app-kit';
 
 /** The repository root (this file is `apps/meta-train/dist/train.js`). */
@@ -171,6 +171,7 @@ export async function run(argv: string[]): Promise<void> {
     ...(config.warmStart === undefined ? [] : [`- fine-tune${warmNote(config)}`]),
     `- meta-optimizer: Adam lr ${config.metaLr}, meta-gradient clipped to norm ${config.clipNorm}`,
     `- meta-steps: ${trainer.metaStep}; wall time ${((Date.now() - started) / 60000).toFixed(1)} min this session (${workers} worker threads)`,
+    ...(config.sweptFanInExponent === undefined ? [] : [`- fan-in exponent η set to ${config.sweptFanInExponent} after meta-training (swept on meta-validation)`]),
     ...(trained
       ? [`- meta-loss (25-step moving average): ${first.toFixed(4)} → ${last.toFixed(4)}`, '', '![meta-loss](meta-loss.svg)']
       : ['- no meta-steps: the record is the warm start with the appended exponents']),
@@ -179,7 +180,7 @@ export async function run(argv: string[]): Promise<void> {
   writeFileSync(join(out, 'REPORT.md'), report);
   if (args.get('no-weights') !== 'true') {
     const record = encodeWeights(
-      trainer.metaParams,
+      finalMetaParams(config, trainer.metaParams),
       {
         name,
         version: 1,
@@ -188,7 +189,9 @@ export async function run(argv: string[]): Promise<void> {
         trainedOn: { family: config.family, seeds: SEEDS.train, description: describeFamily(config.family) },
         horizon: config.K,
         metaSteps: trainer.metaStep,
-        estimator: `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')}, relative-loss floor ${config.lossFloor})${warmNote(config)}`,
+        estimator:
+          `es (antithetic, ${config.pairs} pairs, sigma ${config.sigma}, horizons ${config.horizon.join('-')}, relative-loss floor ${config.lossFloor})${warmNote(config)}` +
+          (config.sweptFanInExponent === undefined ? '' : `; fan-in exponent set to ${config.sweptFanInExponent} (validation sweep)`),
         seed: config.seed,
         command:
           `node apps/meta-train/dist/main.js train --name ${name} --meta-steps ${config.metaSteps} --seed ${config.seed} --workers ${workers}` +

@@ -2,8 +2,8 @@ import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeWeights, getWeightsRecord } from '@opt/learned';
-import { V3_CONFIG, V7_CONFIG, V9_CONFIG, V11_CONFIG, makeFactory } from '../src/config';
-import { loadBaselines, warmStartParams } from '../src/reuse';
+import { V3_CONFIG, V7_CONFIG, V9_CONFIG, V11_CONFIG, V12_CONFIG, makeFactory } from '../src/config';
+import { finalMetaParams, loadBaselines, warmStartParams } from '../src/reuse';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -31,6 +31,21 @@ describe('fine-tune warm starts', () => {
     expect(Array.from(start)).toEqual([...Array.from(v9), -1]);
     // 0 meta-steps: what train wrote is the warm start itself (float32 values, stored as float32 again).
     expect(Array.from(decodeWeights(getWeightsRecord('mlp-hybrid-v11')!))).toEqual(Array.from(start));
+  });
+
+  test('v12 starts from the shipped v11 weights as they are (η already carried, nothing appended)', () => {
+    const count = makeFactory(V12_CONFIG).metaParamCount;
+    const start = warmStartParams(V12_CONFIG, count, REPO_ROOT);
+    expect(Array.from(start)).toEqual(Array.from(decodeWeights(getWeightsRecord('mlp-hybrid-v11')!)));
+  });
+
+  test('a swept fan-in exponent replaces the trained η in the record and leaves every other meta-parameter alone', () => {
+    const trained = Float64Array.from([0.5, -1.7, -1.057]);
+    const out = finalMetaParams({ ...V12_CONFIG, sweptFanInExponent: -2 }, trained);
+    expect(Array.from(out)).toEqual([0.5, -1.7, -2]);
+    expect(trained[2]).toBe(-1.057);
+    expect(finalMetaParams(V9_CONFIG, trained)).toBe(trained);
+    expect(() => finalMetaParams({ ...V9_CONFIG, sweptFanInExponent: -2 }, trained)).toThrow(/fanInExponent/);
   });
 
   test('a warm start whose network does not line up with the recipe is refused', () => {

@@ -120,7 +120,7 @@ export interface MLPLearnedOptimizerState {
 /** Construction settings of {@link MLPLearnedOptimizer} beyond the group options. */
 export interface MLPLearnedOptimizerSettings extends OptimizerSettings, LearnedCreateOptions {
   /**
-   * The meta-parameters: a shipped name (`'mlp-hybrid-v11'`, recommended; `'mlp-hybrid-v9'`, `'mlp-hybrid-v3'` or `'mlp-hybrid-v1'`; see
+   * The meta-parameters: a shipped name (`'mlp-hybrid-v12'`, recommended; `'mlp-hybrid-v11'`, `'mlp-hybrid-v9'`, `'mlp-hybrid-v3'` or `'mlp-hybrid-v1'`; see
    * `availableWeights()`), `'untrained'` (exactly Adam), a weights record, or a
    * raw vector (held by reference: changing it changes the next step).
    */

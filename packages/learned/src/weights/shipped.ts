@@ -12,3 +12,4 @@ export { weights as transformerCtrlV1 } from './transformer-ctrl-v1.js';
 export { weights as mlpHybridV3 } from './mlp-hybrid-v3.js';
 export { weights as mlpHybridV9 } from './mlp-hybrid-v9.js';
 export { weights as mlpHybridV11 } from './mlp-hybrid-v11.js';
+export { weights as mlpHybridV12 } from './mlp-hybrid-v12.js';
