@@ -48,6 +48,12 @@ describe('fine-tune warm starts', () => {
     expect(() => finalMetaParams({ ...V9_CONFIG, sweptFanInExponent: -2 }, trained)).toThrow(/fanInExponent/);
   });
 
+  test("the shipped v12 record carries its recipe's swept η and v11's architecture", () => {
+    const v12 = decodeWeights(getWeightsRecord('mlp-hybrid-v12')!);
+    expect(v12.length).toBe(makeFactory(V12_CONFIG).metaParamCount);
+    expect(v12[v12.length - 1]).toBe(V12_CONFIG.sweptFanInExponent);
+  });
+
   test('a warm start whose network does not line up with the recipe is refused', () => {
     const config = { ...V3_CONFIG, hidden: [16, 16] as [number, number], warmStart: { weights: 'mlp-hybrid-v3' } };
     expect(() => warmStartParams(config, makeFactory(config).metaParamCount, REPO_ROOT)).toThrow(/meta-parameters/);
