@@ -8,7 +8,7 @@ import { type TrainConfig, describeFamily, recipeFor } from './config.js';
 import { otherActivation } from './families.js';
 import type { EvalJob, EvalTaskResult, SplitName } from './eval-task.js';
 import { evaluateTask } from './eval-task.js';
-import { loadBaselines } from './reuse.js';
+import { loadBaselines, withFanInExponent } from './reuse.js';
 import { SPLITS, parseSplits } from './splits.js';
 import { ProgressBar } from '@opt/app-kit';
 import { JOBS_MODULE, REPO_ROOT, relativeToRepo, writeWeights } from './train.js';
@@ -71,19 +71,17 @@ export async function run(argv: string[]): Promise<void> {
   const taskSeed0 = validation ? SEEDS.validation + 1000 : SEEDS.test;
   const record = validateWeightsRecord(JSON.parse(readFileSync(weightsFile, 'utf8')), weightsFile);
   const spec = record.featureSpec as MLPFeatureSpec;
-  const metaParams = Array.from(decodeWeights(record));
+  let metaParams = Array.from(decodeWeights(record));
   const K = record.horizon;
   const { features: _features, lr: _lr, ...architecture } = spec;
   // Records written before an option existed lack it: resolving fills the default they were trained with.
   const config = resolveMLPConfig(architecture);
-  // `--fan-in-exponent η`: score the record as if it carried a fan-in exponent (how η is swept before a record has one).
+  // `--fan-in-exponent η`: score the record with this fan-in exponent, the record's own η replaced or one appended.
   const fanInArg = args.get('fan-in-exponent');
   const fanInExponent = fanInArg === undefined ? null : Number(fanInArg);
   if (fanInExponent !== null) {
     if (!Number.isFinite(fanInExponent)) throw new Error(`--fan-in-exponent: expected a number, got '${fanInArg}'`);
-    // A record that carries η has it last: the sweep replaces it (how v12's η was re-chosen).
-    if (config.fanInExponent) metaParams[metaParams.length - 1] = fanInExponent;
-    else metaParams.push(fanInExponent);
+    metaParams = Array.from(withFanInExponent(metaParams, config.fanInExponent, fanInExponent));
     config.fanInExponent = true;
   }
   const name = fanInExponent === null ? record.name : `${record.name}+fan-in${fanInExponent}`;

@@ -29,6 +29,18 @@ export function warmStartParams(config: TrainConfig, count: number, repoRoot: st
 }
 
 /**
+ * Meta-parameters with the fan-in exponent η set: appended after the others when the record does not carry one
+ * (`carried` false: how v11's η was swept on v9), or replacing the last when it does (how v12's was re-swept).
+ */
+export function withFanInExponent(metaParams: ArrayLike<number>, carried: boolean, eta: number): Float64Array {
+  const kept = carried ? metaParams.length - 1 : metaParams.length;
+  const out = new Float64Array(kept + 1);
+  for (let i = 0; i < kept; i++) out[i] = metaParams[i]!;
+  out[kept] = eta;
+  return out;
+}
+
+/**
  * The meta-parameters the record gets: the trained ones, with the fan-in exponent η (the last) replaced by the
  * recipe's swept value when it has one.
  */
@@ -36,9 +48,7 @@ export function finalMetaParams(config: TrainConfig, trained: Float64Array): Flo
   const eta = config.sweptFanInExponent;
   if (eta === undefined) return trained;
   if (config.fanInExponent !== true) throw new Error('sweptFanInExponent needs a recipe with fanInExponent');
-  const out = Float64Array.from(trained);
-  out[out.length - 1] = eta;
-  return out;
+  return withFanInExponent(trained, true, eta);
 }
 
 /** What `--baselines-from` reads: an earlier evaluation's tasks, indexed by split and position. */

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { decodeWeights, getWeightsRecord } from '@opt/learned';
 import { V3_CONFIG, V7_CONFIG, V9_CONFIG, V11_CONFIG, V12_CONFIG, makeFactory } from '../src/config';
-import { finalMetaParams, loadBaselines, warmStartParams } from '../src/reuse';
+import { finalMetaParams, loadBaselines, warmStartParams, withFanInExponent } from '../src/reuse';
 
 const REPO_ROOT = resolve(__dirname, '../../..');
 
@@ -46,6 +46,11 @@ describe('fine-tune warm starts', () => {
     expect(trained[2]).toBe(-1.057);
     expect(finalMetaParams(V9_CONFIG, trained)).toBe(trained);
     expect(() => finalMetaParams({ ...V9_CONFIG, sweptFanInExponent: -2 }, trained)).toThrow(/fanInExponent/);
+  });
+
+  test('evaluate --fan-in-exponent appends η to a record without one and replaces the η a record carries', () => {
+    expect(Array.from(withFanInExponent([0.5, -1.7], false, -1))).toEqual([0.5, -1.7, -1]);
+    expect(Array.from(withFanInExponent([0.5, -1.7, -1.057], true, -2))).toEqual([0.5, -1.7, -2]);
   });
 
   test("the shipped v12 record carries its recipe's swept η and v11's architecture", () => {
